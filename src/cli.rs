@@ -1,0 +1,253 @@
+//! The command line, and only the command line: clap's derive structs, turned once into
+//! validated [`Settings`] before any work starts. Nothing outside this module knows clap.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+/// How many hosts are worked on at once unless `-f` says otherwise. Ansible's 5 is a known
+/// pain; colmena uses 10 and pssh 32. fleetup's per-host cost is one SSH connection and a
+/// few kilobytes, so it can afford more.
+pub const DEFAULT_FORKS: usize = 50;
+/// More forks than this is a typo, not a plan (and would exhaust file descriptors).
+pub const MAX_FORKS: usize = 5000;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fleetup",
+    version,
+    about = "Agentless fleet upgrader: verify a signed release once, push it over SSH, swap it in atomically, roll back when unhealthy",
+    long_about = None,
+    propagate_version = true,
+    after_help = "Exit codes: 0 every selected host is at the target (or was already); \
+                  1 at least one host failed or was rolled back; \
+                  2 nothing was attempted (bad arguments, bad inventory, release not found or not verified)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Inventory file or directory (INI or YAML, as Ansible reads them); repeatable, merged in order
+    #[arg(short = 'i', long = "inventory", value_name = "PATH", global = true)]
+    pub inventory: Vec<PathBuf>,
+    /// Select hosts with an Ansible pattern: `web:db`, `web:&prod`, `all:!web03`, `web*`,
+    /// `~web\d+`, `web[0:2]`, `@retry-file`
+    #[arg(short = 'l', long = "limit", value_name = "PATTERN", global = true)]
+    pub limit: Option<String>,
+    /// Hosts worked on at once
+    #[arg(short = 'f', long = "forks", value_name = "N", global = true, default_value_t = DEFAULT_FORKS)]
+    pub forks: usize,
+    /// Variables that beat every inventory variable: `k=v k2=v2`, `@vars.yml`, or a JSON/YAML mapping; repeatable
+    #[arg(short = 'e', long = "extra-vars", value_name = "VARS", global = true)]
+    pub extra_vars: Vec<String>,
+    /// Output format of the report
+    #[arg(long, value_enum, value_name = "FORMAT", global = true, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Plain lines instead of live progress bars, even on a terminal
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    /// More detail (repeat for more)
+    #[arg(short = 'v', long = "verbose", action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors and the final summary
+    #[arg(short = 'q', long = "quiet", global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Tables and lines for people
+    Text,
+    /// One JSON document at the end
+    Json,
+    /// One JSON event per line, streamed
+    Jsonl,
+    /// JUnit XML for CI test reports
+    Junit,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Upgrade the selected hosts to a release (the latest on the channel unless --version)
+    Upgrade(UpgradeArgs),
+    /// Dry run and audit: probe every selected host read-only and show what an upgrade would do
+    Check,
+    /// Put the backed-up binary back on the selected hosts (and restart where configured)
+    Rollback,
+    /// List the releases on a channel
+    Releases,
+    /// Show the selected hosts and their variables, like ansible-inventory
+    Inventory(InventoryArgs),
+    /// Publisher side: make a key pair, sign and verify files (minisign format)
+    #[command(subcommand)]
+    Release(ReleaseCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// Install this exact version instead of the channel's latest
+    #[arg(long, value_name = "VERSION")]
+    pub version: Option<String>,
+    /// Do not change anything: the same as `fleetup check`
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("action").required(true).args(["list", "graph", "host"]))]
+pub struct InventoryArgs {
+    /// Print the inventory as JSON, in the shape of `ansible-inventory --list`
+    #[arg(long)]
+    pub list: bool,
+    /// Draw the group tree, like `ansible-inventory --graph`
+    #[arg(long)]
+    pub graph: bool,
+    /// Print one host's merged variables as JSON, like `ansible-inventory --host`
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// With --graph: the group to start from
+    #[arg(value_name = "GROUP", requires = "graph")]
+    pub group: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCommand {
+    /// Make a signing key pair
+    Keygen {
+        /// Public key file to write
+        #[arg(short = 'p', value_name = "PUBKEY", default_value = "minisign.pub")]
+        public_key: PathBuf,
+        /// Secret key file to write
+        #[arg(short = 's', value_name = "SECKEY")]
+        secret_key: Option<PathBuf>,
+        /// Do not encrypt the secret key with a password
+        #[arg(short = 'W')]
+        unencrypted: bool,
+    },
+    /// Sign a file, writing FILE.minisig
+    Sign {
+        /// Secret key file
+        #[arg(short = 's', value_name = "SECKEY")]
+        secret_key: Option<PathBuf>,
+        /// File to sign
+        file: PathBuf,
+    },
+    /// Verify FILE against FILE.minisig
+    Verify {
+        /// Public key file
+        #[arg(short = 'p', value_name = "PUBKEY", default_value = "minisign.pub")]
+        public_key: PathBuf,
+        /// File to verify
+        file: PathBuf,
+    },
+}
+
+/// How chatty the run is; decided once, here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose(u8),
+}
+
+/// What the rest of fleetup works from: the command line, validated.
+#[derive(Debug)]
+pub struct Settings {
+    pub inventory: Vec<PathBuf>,
+    pub limit: Option<String>,
+    pub forks: usize,
+    pub extra_vars: Vec<String>,
+    pub output: OutputFormat,
+    pub progress: bool,
+    pub verbosity: Verbosity,
+    pub command: Command,
+}
+
+/// A command line that parsed but makes no sense.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("--forks must be between 1 and {MAX_FORKS}, not {0}")]
+    Forks(usize),
+    #[error("no inventory given: pass one with -i PATH (a file or a directory)")]
+    NoInventory,
+    #[error("--limit is empty")]
+    EmptyLimit,
+}
+
+impl Cli {
+    /// Validates the parsed command line into settings.
+    pub fn into_settings(self) -> Result<Settings, SettingsError> {
+        let g = self.global;
+        if g.forks == 0 || g.forks > MAX_FORKS {
+            return Err(SettingsError::Forks(g.forks));
+        }
+        let needs_inventory = !matches!(self.command, Command::Release(_) | Command::Releases);
+        if needs_inventory && g.inventory.is_empty() {
+            return Err(SettingsError::NoInventory);
+        }
+        if g.limit.as_deref().is_some_and(|l| l.trim().is_empty()) {
+            return Err(SettingsError::EmptyLimit);
+        }
+        let verbosity = match (g.quiet, g.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, 0) => Verbosity::Normal,
+            (false, n) => Verbosity::Verbose(n),
+        };
+        Ok(Settings {
+            inventory: g.inventory,
+            limit: g.limit,
+            forks: g.forks,
+            extra_vars: g.extra_vars,
+            output: g.output,
+            progress: !g.no_progress,
+            verbosity,
+            command: self.command,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Settings, String> {
+        let cli = Cli::try_parse_from(std::iter::once("fleetup").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        cli.into_settings().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_work_after_the_command() {
+        let s = parse(&["inventory", "--list", "-i", "a.ini", "-i", "b.yml", "-l", "web", "-f", "7"])
+            .unwrap();
+        assert_eq!(s.inventory, vec![PathBuf::from("a.ini"), PathBuf::from("b.yml")]);
+        assert_eq!(s.limit.as_deref(), Some("web"));
+        assert_eq!(s.forks, 7);
+    }
+
+    #[test]
+    fn forks_zero_and_missing_inventory_are_refused() {
+        assert!(parse(&["-i", "x", "-f", "0", "check"]).unwrap_err().contains("--forks"));
+        assert!(parse(&["check"]).unwrap_err().contains("no inventory"));
+        assert!(parse(&["-i", "x", "-l", " ", "check"]).unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn inventory_needs_an_action_and_quiet_conflicts_with_verbose() {
+        assert!(parse(&["-i", "x", "inventory"]).is_err());
+        assert!(parse(&["-i", "x", "-q", "-v", "check"]).is_err());
+        let s = parse(&["-i", "x", "-vv", "check"]).unwrap();
+        assert_eq!(s.verbosity, Verbosity::Verbose(2));
+    }
+}

@@ -1,0 +1,431 @@
+//! Ansible inventories, read the way Ansible reads them, so that an operator's existing
+//! `hosts.ini` or `inventory.yml` works unchanged and `fleetup inventory --list` can be diffed
+//! against `ansible-inventory --list`.
+//!
+//! The model mirrors Ansible's `InventoryData`: named groups (with `all` and `ungrouped` always
+//! present), named hosts, group → child edges, and variables on both. Parsers (`ini`, `yaml`)
+//! only call the builder methods here; precedence, `ungrouped` reconciliation and pattern
+//! selection live in one place each.
+
+pub mod export;
+pub mod ini;
+pub mod load;
+pub mod pattern;
+pub mod pyliteral;
+pub mod range;
+pub mod yaml;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+pub use load::{LoadOptions, load};
+pub use pattern::select;
+
+/// Variables as Ansible holds them: names to typed values.
+pub type Vars = IndexMap<String, Value>;
+
+/// The name of the group every host and group belongs to.
+pub const ALL: &str = "all";
+/// The group of hosts that belong to no other group.
+pub const UNGROUPED: &str = "ungrouped";
+
+/// Where something was read, for error messages that point at the line to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// Every way an inventory can be wrong. Each names the file and line when it has one.
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    #[error("{origin}: {message}")]
+    Syntax { origin: Origin, message: String },
+    #[error("cannot read inventory {}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{origin}: adding group '{child}' as a child of '{parent}' creates a cycle")]
+    Cycle { origin: Origin, parent: String, child: String },
+    #[error("{origin}: host name '{name}' is not allowed: {reason}")]
+    BadHostName { origin: Origin, name: String, reason: String },
+    #[error("{origin}: group name '{name}' is not allowed: {reason}")]
+    BadGroupName { origin: Origin, name: String, reason: String },
+    #[error("pattern '{pattern}' matches no host or group{hint}")]
+    NoMatch { pattern: String, hint: String },
+    #[error("invalid pattern '{pattern}': {reason}")]
+    BadPattern { pattern: String, reason: String },
+    #[error("invalid extra vars '{text}': {reason}")]
+    BadExtraVars { text: String, reason: String },
+}
+
+pub type Result<T, E = InventoryError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Default)]
+pub struct Host {
+    pub name: String,
+    /// Variables set on the host itself (inline INI vars, YAML host entries, `ansible_port`
+    /// from `host:port`). Later definitions of the same host override earlier ones.
+    pub vars: Vars,
+    /// Groups the host was put in directly, in the order it was put in them.
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Group {
+    pub name: String,
+    pub vars: Vars,
+    /// Hosts put directly in this group, in order of first appearance.
+    pub hosts: Vec<String>,
+    /// Child groups, in order of first appearance.
+    pub children: Vec<String>,
+    /// Parent groups, in order of first appearance.
+    pub parents: Vec<String>,
+}
+
+/// A whole inventory: what every `-i` source said, merged in order.
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    hosts: IndexMap<String, Host>,
+    groups: IndexMap<String, Group>,
+    /// `-e` variables: they beat everything, as in Ansible.
+    extra_vars: Vars,
+}
+
+impl Default for Inventory {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Inventory {
+    /// An empty inventory with the two groups Ansible always has.
+    pub fn new() -> Self {
+        let mut inv = Self { hosts: IndexMap::new(), groups: IndexMap::new(), extra_vars: Vars::new() };
+        inv.ensure_group(ALL);
+        inv.ensure_group(UNGROUPED);
+        inv.link(ALL, UNGROUPED);
+        inv
+    }
+
+    pub fn hosts(&self) -> impl Iterator<Item = &Host> {
+        self.hosts.values()
+    }
+
+    pub fn groups(&self) -> impl Iterator<Item = &Group> {
+        self.groups.values()
+    }
+
+    pub fn host(&self, name: &str) -> Option<&Host> {
+        self.hosts.get(name)
+    }
+
+    pub fn group(&self, name: &str) -> Option<&Group> {
+        self.groups.get(name)
+    }
+
+    pub fn extra_vars(&self) -> &Vars {
+        &self.extra_vars
+    }
+
+    pub fn set_extra_vars(&mut self, vars: Vars) {
+        self.extra_vars = vars;
+    }
+
+    /// Declares a group (no-op when it exists). The name is checked by the parsers, which know
+    /// the line to blame.
+    pub fn add_group(&mut self, name: &str) {
+        self.ensure_group(name);
+    }
+
+    fn ensure_group(&mut self, name: &str) -> &mut Group {
+        self.groups
+            .entry(name.to_owned())
+            .or_insert_with(|| Group { name: name.to_owned(), ..Group::default() })
+    }
+
+    /// Declares a host (no-op when it exists) and, when `group` is given, puts it in that group
+    /// (declaring the group too).
+    pub fn add_host(&mut self, name: &str, group: Option<&str>) {
+        if !self.hosts.contains_key(name) {
+            self.hosts.insert(name.to_owned(), Host { name: name.to_owned(), ..Host::default() });
+        }
+        if let Some(group) = group {
+            let g = self.ensure_group(group);
+            if !g.hosts.iter().any(|h| h == name) {
+                g.hosts.push(name.to_owned());
+            }
+            let h = &mut self.hosts[name];
+            if !h.groups.iter().any(|g| g == group) {
+                h.groups.push(group.to_owned());
+            }
+        }
+    }
+
+    /// Sets a variable on a host (which must exist).
+    pub fn set_host_var(&mut self, host: &str, key: &str, value: Value) {
+        if let Some(h) = self.hosts.get_mut(host) {
+            h.vars.insert(key.to_owned(), value);
+        }
+    }
+
+    /// Sets a variable on a group, declaring the group when needed.
+    pub fn set_group_var(&mut self, group: &str, key: &str, value: Value) {
+        self.ensure_group(group).vars.insert(key.to_owned(), value);
+    }
+
+    /// Makes `child` a child group of `parent`, declaring both. Refuses an edge that would
+    /// make a group its own ancestor, as Ansible does.
+    pub fn add_child(&mut self, parent: &str, child: &str, origin: &Origin) -> Result<()> {
+        self.ensure_group(parent);
+        self.ensure_group(child);
+        if parent == child || self.ancestors(parent).contains(child) {
+            return Err(InventoryError::Cycle {
+                origin: origin.clone(),
+                parent: parent.to_owned(),
+                child: child.to_owned(),
+            });
+        }
+        self.link(parent, child);
+        Ok(())
+    }
+
+    fn link(&mut self, parent: &str, child: &str) {
+        let p = &mut self.groups[parent];
+        if !p.children.iter().any(|c| c == child) {
+            p.children.push(child.to_owned());
+        }
+        let c = &mut self.groups[child];
+        if !c.parents.iter().any(|p| p == parent) {
+            c.parents.push(parent.to_owned());
+        }
+    }
+
+    /// Every group above `group` (not including itself).
+    pub fn ancestors(&self, group: &str) -> HashSet<String> {
+        let mut seen = HashSet::new();
+        let mut todo: Vec<&str> = vec![group];
+        while let Some(g) = todo.pop() {
+            if let Some(g) = self.groups.get(g) {
+                for p in &g.parents {
+                    if seen.insert(p.clone()) {
+                        todo.push(p);
+                    }
+                }
+            }
+        }
+        seen
+    }
+
+    /// Ansible's `reconcile_inventory`: every group without a parent becomes a child of `all`,
+    /// and hosts in no group but `all` go to `ungrouped` (and leave it when they have another).
+    /// Run once after all sources are read.
+    pub fn reconcile(&mut self) {
+        let orphans: Vec<String> = self
+            .groups
+            .values()
+            .filter(|g| g.name != ALL && g.parents.is_empty())
+            .map(|g| g.name.clone())
+            .collect();
+        for g in orphans {
+            self.link(ALL, &g);
+        }
+        let names: Vec<String> = self.hosts.keys().cloned().collect();
+        for name in names {
+            let groups = self.hosts[&name].groups.clone();
+            let in_other = groups.iter().any(|g| g != ALL && g != UNGROUPED);
+            if groups.iter().any(|g| g == UNGROUPED) {
+                if in_other {
+                    self.groups[UNGROUPED].hosts.retain(|h| *h != name);
+                    self.hosts[&name].groups.retain(|g| g != UNGROUPED);
+                }
+            } else if !in_other {
+                self.add_host(&name, Some(UNGROUPED));
+            }
+        }
+    }
+
+    /// Depth of a group as Ansible computes it: the longest path from `all` (which is 0).
+    pub fn depth(&self, group: &str) -> usize {
+        fn walk(inv: &Inventory, g: &str, seen: &mut Vec<String>) -> usize {
+            let Some(grp) = inv.groups.get(g) else { return 0 };
+            if seen.iter().any(|s| s == g) {
+                return 0;
+            }
+            seen.push(g.to_owned());
+            let d = grp.parents.iter().map(|p| walk(inv, p, seen) + 1).max().unwrap_or(0);
+            seen.pop();
+            d
+        }
+        walk(self, group, &mut Vec::new())
+    }
+
+    /// Every group a host belongs to, directly or through children, `all` included.
+    pub fn host_groups(&self, host: &str) -> Vec<String> {
+        let Some(h) = self.hosts.get(host) else { return Vec::new() };
+        let mut out: Vec<String> = Vec::new();
+        for g in &h.groups {
+            if !out.contains(g) {
+                out.push(g.clone());
+            }
+            for a in self.ancestors(g) {
+                if !out.contains(&a) {
+                    out.push(a);
+                }
+            }
+        }
+        if !out.iter().any(|g| g == ALL) {
+            out.push(ALL.to_owned());
+        }
+        out
+    }
+
+    /// The variables a host ends up with: groups sorted as Ansible sorts them (depth, then
+    /// `ansible_group_priority`, then name) merged shallowest first, then the host's own vars,
+    /// then `-e`. A later value replaces an earlier one whole (Ansible's default
+    /// `hash_behaviour=replace`: dicts are not merged).
+    pub fn host_vars(&self, host: &str) -> Vars {
+        let Some(h) = self.hosts.get(host) else { return Vars::new() };
+        let mut groups: Vec<(usize, i64, String)> = self
+            .host_groups(host)
+            .into_iter()
+            .map(|g| {
+                let prio = self.groups[&g]
+                    .vars
+                    .get("ansible_group_priority")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1);
+                (self.depth(&g), prio, g)
+            })
+            .collect();
+        groups.sort();
+        let mut vars = Vars::new();
+        for (_, _, g) in &groups {
+            for (k, v) in &self.groups[g].vars {
+                vars.insert(k.clone(), v.clone());
+            }
+        }
+        for (k, v) in h.vars.iter().chain(self.extra_vars.iter()) {
+            vars.insert(k.clone(), v.clone());
+        }
+        vars
+    }
+
+    /// Hosts of a group and of all its descendants, in Ansible's order: the group's own hosts,
+    /// then its children's (breadth first, each child in declaration order), without repeats.
+    /// `all` lists every host of the inventory.
+    pub fn group_hosts(&self, group: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut seen_hosts: HashSet<&str> = HashSet::new();
+        let mut seen_groups: HashSet<&str> = HashSet::new();
+        let mut level: Vec<&str> = vec![group];
+        while !level.is_empty() {
+            let mut next = Vec::new();
+            for g in level {
+                if !seen_groups.insert(g) {
+                    continue;
+                }
+                let Some(grp) = self.groups.get(g) else { continue };
+                for h in &grp.hosts {
+                    if seen_hosts.insert(h) {
+                        out.push(h.clone());
+                    }
+                }
+                next.extend(grp.children.iter().map(String::as_str));
+            }
+            level = next;
+        }
+        out
+    }
+}
+
+/// Checks a host name the way fleetup needs it: something ssh cannot mistake for an option,
+/// with no whitespace or control characters. Ansible is laxer; fleetup puts host names on
+/// command lines, so it is not.
+pub fn check_host_name(name: &str) -> std::result::Result<(), String> {
+    if name.is_empty() {
+        return Err("empty".into());
+    }
+    if name.starts_with('-') {
+        return Err("starts with '-' (it would be read as an option)".into());
+    }
+    if let Some(c) = name.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("contains {c:?}"));
+    }
+    if name.len() > 255 {
+        return Err("longer than 255 bytes".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn here() -> Origin {
+        Origin { file: "t".into(), line: 1 }
+    }
+
+    #[test]
+    fn precedence_child_beats_parent_host_beats_group_extra_beats_all() {
+        let mut inv = Inventory::new();
+        inv.add_host("h", Some("web"));
+        inv.add_child("prod", "web", &here()).unwrap();
+        inv.set_group_var(ALL, "x", json!("all"));
+        inv.set_group_var("prod", "x", json!("prod"));
+        assert_eq!(inv.host_vars("h")["x"], json!("prod"));
+        inv.set_group_var("web", "x", json!("web"));
+        assert_eq!(inv.host_vars("h")["x"], json!("web"));
+        inv.set_host_var("h", "x", json!("host"));
+        assert_eq!(inv.host_vars("h")["x"], json!("host"));
+        inv.set_extra_vars(Vars::from([("x".to_owned(), json!("extra"))]));
+        assert_eq!(inv.host_vars("h")["x"], json!("extra"));
+    }
+
+    #[test]
+    fn cycle_is_refused() {
+        let mut inv = Inventory::new();
+        inv.add_child("a", "b", &here()).unwrap();
+        inv.add_child("b", "c", &here()).unwrap();
+        let err = inv.add_child("c", "a", &here()).unwrap_err();
+        assert!(matches!(err, InventoryError::Cycle { .. }), "{err}");
+        assert!(inv.add_child("a", "a", &here()).is_err());
+    }
+
+    #[test]
+    fn reconcile_moves_hosts_in_and_out_of_ungrouped() {
+        let mut inv = Inventory::new();
+        inv.add_host("lonely", None);
+        inv.add_host("both", Some(UNGROUPED));
+        inv.add_host("both", Some("web"));
+        inv.reconcile();
+        assert_eq!(inv.group(UNGROUPED).unwrap().hosts, vec!["lonely"]);
+        assert_eq!(inv.group(ALL).unwrap().children, vec![UNGROUPED, "web"]);
+    }
+
+    #[test]
+    fn depth_is_longest_path() {
+        let mut inv = Inventory::new();
+        inv.add_child("a", "b", &here()).unwrap();
+        inv.add_child("b", "c", &here()).unwrap();
+        inv.add_child("a", "c", &here()).unwrap();
+        inv.reconcile();
+        assert_eq!(inv.depth("a"), 1);
+        assert_eq!(inv.depth("c"), 3);
+    }
+
+    #[test]
+    fn host_names_that_look_like_options_are_refused() {
+        assert!(check_host_name("-oProxyCommand=x").is_err());
+        assert!(check_host_name("a b").is_err());
+        assert!(check_host_name("web01.example.com").is_ok());
+    }
+}

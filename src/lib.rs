@@ -1,0 +1,9 @@
+//! fleetup: an agentless fleet upgrader.
+//!
+//! The binary (`main.rs`) parses the command line with [`cli`], then hands the validated
+//! [`cli::Settings`] to [`run::run`], which returns the process exit code. Everything else is
+//! a library the tests use directly.
+
+pub mod cli;
+pub mod inventory;
+pub mod run;

@@ -1,0 +1,101 @@
+//! Runs one command from validated settings and says how it ended. This is the only place
+//! that turns errors into the messages and exit codes the operator sees.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use crate::cli::{Command, InventoryArgs, Settings};
+use crate::inventory::{self, Inventory, InventoryError, LoadOptions};
+
+/// How a run ended; each maps to one documented exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 0: every selected host is at the target (or was already); or a read-only command worked.
+    Success,
+    /// 1: at least one host failed or was rolled back.
+    HostsFailed,
+    /// 2: nothing was attempted: bad arguments, bad inventory, release not found or not verified.
+    NothingAttempted,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(o: Outcome) -> Self {
+        ExitCode::from(match o {
+            Outcome::Success => 0,
+            Outcome::HostsFailed => 1,
+            Outcome::NothingAttempted => 2,
+        })
+    }
+}
+
+/// Why a command could not even start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    #[error("`fleetup {0}` is not implemented yet")]
+    NotImplemented(&'static str),
+    #[error("host '{0}' is not in the inventory")]
+    UnknownHost(String),
+    #[error("group '{0}' is not in the inventory")]
+    UnknownGroup(String),
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// Runs the command in `settings`; prints errors to stderr.
+pub fn run(settings: Settings) -> Outcome {
+    match dispatch(&settings) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!("fleetup: {e}");
+            Outcome::NothingAttempted
+        }
+    }
+}
+
+fn dispatch(s: &Settings) -> Result<Outcome, RunError> {
+    match &s.command {
+        Command::Inventory(args) => inventory_command(s, args),
+        Command::Upgrade(_) => Err(RunError::NotImplemented("upgrade")),
+        Command::Check => Err(RunError::NotImplemented("check")),
+        Command::Rollback => Err(RunError::NotImplemented("rollback")),
+        Command::Releases => Err(RunError::NotImplemented("releases")),
+        Command::Release(_) => Err(RunError::NotImplemented("release")),
+    }
+}
+
+/// Loads the inventory and applies `--limit`: the hosts a command works on, in order.
+pub fn load_selection(s: &Settings) -> Result<(Inventory, Vec<String>), RunError> {
+    let inv = inventory::load(&LoadOptions {
+        sources: s.inventory.clone(),
+        extra_vars: s.extra_vars.clone(),
+    })?;
+    let selected = inventory::select(&inv, s.limit.as_deref().unwrap_or(inventory::ALL))?;
+    Ok((inv, selected))
+}
+
+fn inventory_command(s: &Settings, args: &InventoryArgs) -> Result<Outcome, RunError> {
+    let (inv, selected) = load_selection(s)?;
+    let mut out = std::io::stdout().lock();
+    if args.list {
+        let doc = inventory::export::list(&inv, &selected);
+        serde_json::to_writer_pretty(&mut out, &doc).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+    } else if args.graph {
+        let group = args.group.as_deref().unwrap_or(inventory::ALL);
+        if inv.group(group).is_none() {
+            return Err(RunError::UnknownGroup(group.to_owned()));
+        }
+        write!(out, "{}", inventory::export::graph(&inv, group, &selected))?;
+    } else if let Some(host) = &args.host {
+        if inv.host(host).is_none() {
+            return Err(RunError::UnknownHost(host.clone()));
+        }
+        let vars: serde_json::Map<String, serde_json::Value> =
+            inv.host_vars(host).into_iter().collect();
+        serde_json::to_writer_pretty(&mut out, &vars).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,1 @@
+//! Conformance of `fleetup inventory` with `ansible-inventory` and `ansible --list-hosts`.

@@ -1,0 +1,1 @@
+//! The lab starts and stops real OpenSSH hosts.

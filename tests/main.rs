@@ -1,0 +1,8 @@
+//! The one integration-test binary: every test that runs `fleetup` as a user would, against
+//! real inventories, a real `ansible-inventory`, and a lab of real OpenSSH servers.
+
+mod support;
+
+mod cli;
+mod conformance;
+mod lab;

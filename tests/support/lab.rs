@@ -1,0 +1,1 @@
+//! The lab: real OpenSSH servers on loopback, for tests.

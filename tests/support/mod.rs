@@ -1,0 +1,66 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+pub mod lab;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root (where `Cargo.toml` is).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A `fleetup` command built from this checkout, run from the repository root.
+pub fn fleetup() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fleetup"));
+    cmd.current_dir(repo()).env("NO_COLOR", "1").env_remove("FLEETUP_LOG");
+    cmd
+}
+
+/// Runs `cmd` and returns its output, with stdout and stderr shown in the panic message of any
+/// later assertion through [`describe`].
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// A readable account of a finished command, for assertion messages.
+pub fn describe(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Finds `tool` on PATH or fails the test with what to install — tests never skip silently.
+pub fn require_tool(tool: &str, install_hint: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let candidate = dir.join(tool);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!("this test needs `{tool}` on PATH: {install_hint} (scripts/test installs it)");
+}
+
+/// Fails the test unless it runs as root (the lab needs mount namespaces and sshd).
+pub fn require_root() {
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+        })
+        .unwrap_or_default();
+    assert_eq!(uid, "0", "this test needs root (mount namespaces, sshd on 127.0.x.y:22)");
+}
+
+/// Path of a file in the repository.
+pub fn repo_path(rel: impl AsRef<Path>) -> PathBuf {
+    repo().join(rel)
+}

@@ -229,18 +229,40 @@ mod tests {
 
     #[test]
     fn global_options_work_after_the_command() {
-        let s = parse(&["inventory", "--list", "-i", "a.ini", "-i", "b.yml", "-l", "web", "-f", "7"])
-            .unwrap();
-        assert_eq!(s.inventory, vec![PathBuf::from("a.ini"), PathBuf::from("b.yml")]);
+        let s = parse(&[
+            "inventory",
+            "--list",
+            "-i",
+            "a.ini",
+            "-i",
+            "b.yml",
+            "-l",
+            "web",
+            "-f",
+            "7",
+        ])
+        .unwrap();
+        assert_eq!(
+            s.inventory,
+            vec![PathBuf::from("a.ini"), PathBuf::from("b.yml")]
+        );
         assert_eq!(s.limit.as_deref(), Some("web"));
         assert_eq!(s.forks, 7);
     }
 
     #[test]
     fn forks_zero_and_missing_inventory_are_refused() {
-        assert!(parse(&["-i", "x", "-f", "0", "check"]).unwrap_err().contains("--forks"));
+        assert!(
+            parse(&["-i", "x", "-f", "0", "check"])
+                .unwrap_err()
+                .contains("--forks")
+        );
         assert!(parse(&["check"]).unwrap_err().contains("no inventory"));
-        assert!(parse(&["-i", "x", "-l", " ", "check"]).unwrap_err().contains("empty"));
+        assert!(
+            parse(&["-i", "x", "-l", " ", "check"])
+                .unwrap_err()
+                .contains("empty")
+        );
     }
 
     #[test]

@@ -28,5 +28,8 @@ fn init_tracing(verbosity: Verbosity) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("FLEETUP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

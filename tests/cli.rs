@@ -16,5 +16,9 @@ fn unbuilt_commands_exit_2_and_say_so() {
 fn missing_inventory_exits_2() {
     let out = run(fleetup().args(["inventory", "--list"]));
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("-i PATH"), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("-i PATH"),
+        "{}",
+        describe(&out)
+    );
 }

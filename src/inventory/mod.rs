@@ -51,13 +51,28 @@ pub enum InventoryError {
     #[error("{origin}: {message}")]
     Syntax { origin: Origin, message: String },
     #[error("cannot read inventory {}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{origin}: adding group '{child}' as a child of '{parent}' creates a cycle")]
-    Cycle { origin: Origin, parent: String, child: String },
+    Cycle {
+        origin: Origin,
+        parent: String,
+        child: String,
+    },
     #[error("{origin}: host name '{name}' is not allowed: {reason}")]
-    BadHostName { origin: Origin, name: String, reason: String },
+    BadHostName {
+        origin: Origin,
+        name: String,
+        reason: String,
+    },
     #[error("{origin}: group name '{name}' is not allowed: {reason}")]
-    BadGroupName { origin: Origin, name: String, reason: String },
+    BadGroupName {
+        origin: Origin,
+        name: String,
+        reason: String,
+    },
     #[error("pattern '{pattern}' matches no host or group{hint}")]
     NoMatch { pattern: String, hint: String },
     #[error("invalid pattern '{pattern}': {reason}")]
@@ -108,7 +123,11 @@ impl Default for Inventory {
 impl Inventory {
     /// An empty inventory with the two groups Ansible always has.
     pub fn new() -> Self {
-        let mut inv = Self { hosts: IndexMap::new(), groups: IndexMap::new(), extra_vars: Vars::new() };
+        let mut inv = Self {
+            hosts: IndexMap::new(),
+            groups: IndexMap::new(),
+            extra_vars: Vars::new(),
+        };
         inv.ensure_group(ALL);
         inv.ensure_group(UNGROUPED);
         inv.link(ALL, UNGROUPED);
@@ -146,16 +165,23 @@ impl Inventory {
     }
 
     fn ensure_group(&mut self, name: &str) -> &mut Group {
-        self.groups
-            .entry(name.to_owned())
-            .or_insert_with(|| Group { name: name.to_owned(), ..Group::default() })
+        self.groups.entry(name.to_owned()).or_insert_with(|| Group {
+            name: name.to_owned(),
+            ..Group::default()
+        })
     }
 
     /// Declares a host (no-op when it exists) and, when `group` is given, puts it in that group
     /// (declaring the group too).
     pub fn add_host(&mut self, name: &str, group: Option<&str>) {
         if !self.hosts.contains_key(name) {
-            self.hosts.insert(name.to_owned(), Host { name: name.to_owned(), ..Host::default() });
+            self.hosts.insert(
+                name.to_owned(),
+                Host {
+                    name: name.to_owned(),
+                    ..Host::default()
+                },
+            );
         }
         if let Some(group) = group {
             let g = self.ensure_group(group);
@@ -255,12 +281,19 @@ impl Inventory {
     /// Depth of a group as Ansible computes it: the longest path from `all` (which is 0).
     pub fn depth(&self, group: &str) -> usize {
         fn walk(inv: &Inventory, g: &str, seen: &mut Vec<String>) -> usize {
-            let Some(grp) = inv.groups.get(g) else { return 0 };
+            let Some(grp) = inv.groups.get(g) else {
+                return 0;
+            };
             if seen.iter().any(|s| s == g) {
                 return 0;
             }
             seen.push(g.to_owned());
-            let d = grp.parents.iter().map(|p| walk(inv, p, seen) + 1).max().unwrap_or(0);
+            let d = grp
+                .parents
+                .iter()
+                .map(|p| walk(inv, p, seen) + 1)
+                .max()
+                .unwrap_or(0);
             seen.pop();
             d
         }
@@ -269,7 +302,9 @@ impl Inventory {
 
     /// Every group a host belongs to, directly or through children, `all` included.
     pub fn host_groups(&self, host: &str) -> Vec<String> {
-        let Some(h) = self.hosts.get(host) else { return Vec::new() };
+        let Some(h) = self.hosts.get(host) else {
+            return Vec::new();
+        };
         let mut out: Vec<String> = Vec::new();
         for g in &h.groups {
             if !out.contains(g) {
@@ -292,7 +327,9 @@ impl Inventory {
     /// then `-e`. A later value replaces an earlier one whole (Ansible's default
     /// `hash_behaviour=replace`: dicts are not merged).
     pub fn host_vars(&self, host: &str) -> Vars {
-        let Some(h) = self.hosts.get(host) else { return Vars::new() };
+        let Some(h) = self.hosts.get(host) else {
+            return Vars::new();
+        };
         let mut groups: Vec<(usize, i64, String)> = self
             .host_groups(host)
             .into_iter()
@@ -332,7 +369,9 @@ impl Inventory {
                 if !seen_groups.insert(g) {
                     continue;
                 }
-                let Some(grp) = self.groups.get(g) else { continue };
+                let Some(grp) = self.groups.get(g) else {
+                    continue;
+                };
                 for h in &grp.hosts {
                     if seen_hosts.insert(h) {
                         out.push(h.clone());
@@ -371,7 +410,10 @@ mod tests {
     use serde_json::json;
 
     fn here() -> Origin {
-        Origin { file: "t".into(), line: 1 }
+        Origin {
+            file: "t".into(),
+            line: 1,
+        }
     }
 
     #[test]

@@ -15,14 +15,17 @@ pub fn repo() -> PathBuf {
 /// A `fleetup` command built from this checkout, run from the repository root.
 pub fn fleetup() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fleetup"));
-    cmd.current_dir(repo()).env("NO_COLOR", "1").env_remove("FLEETUP_LOG");
+    cmd.current_dir(repo())
+        .env("NO_COLOR", "1")
+        .env_remove("FLEETUP_LOG");
     cmd
 }
 
 /// Runs `cmd` and returns its output, with stdout and stderr shown in the panic message of any
 /// later assertion through [`describe`].
 pub fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
 /// A readable account of a finished command, for assertion messages.
@@ -57,7 +60,10 @@ pub fn require_root() {
                 .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
         })
         .unwrap_or_default();
-    assert_eq!(uid, "0", "this test needs root (mount namespaces, sshd on 127.0.x.y:22)");
+    assert_eq!(
+        uid, "0",
+        "this test needs root (mount namespaces, sshd on 127.0.x.y:22)"
+    );
 }
 
 /// Path of a file in the repository.

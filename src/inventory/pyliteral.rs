@@ -948,11 +948,9 @@ fn cpython_set_order(items: Vec<Lit>) -> Vec<Lit> {
             } else {
                 0
             };
-            for j in i..=i + probes {
-                if table[j].is_none() {
-                    table[j] = Some(idx);
-                    return;
-                }
+            if let Some(slot) = table[i..=i + probes].iter_mut().find(|s| s.is_none()) {
+                *slot = Some(idx);
+                return;
             }
             perturb >>= 5;
             i = (i

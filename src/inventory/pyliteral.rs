@@ -1030,6 +1030,7 @@ fn key_text(k: &Lit) -> Result<String, String> {
         Lit::Int(v) => v.to_string(),
         Lit::BigInt(s) => s.clone(),
         Lit::Float(f) if f.is_finite() => float_repr(*f),
+        Lit::Float(f) => if *f > 0.0 { "Infinity" } else { "-Infinity" }.to_owned(),
         Lit::Bool(b) => b.to_string(),
         Lit::None => "null".to_owned(),
         other => {

@@ -21,6 +21,7 @@ fn missing_inventory_exits_2() {
         "{}",
         describe(&out)
     );
+<<<<<<< HEAD
 }
 
 /// Writes `text` to a fresh file named `name` in a temp dir that lives as long as the guard.
@@ -149,4 +150,6 @@ fn quickstart_inventory_graph_shows_its_three_hosts() {
     for host in ["|--web1", "|--web2", "|--db1", "|--@web:", "|--@db:"] {
         assert!(text.contains(host), "missing {host}: {}", describe(&out));
     }
+=======
+>>>>>>> ini
 }

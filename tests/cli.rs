@@ -21,7 +21,6 @@ fn missing_inventory_exits_2() {
         "{}",
         describe(&out)
     );
-<<<<<<< HEAD
 }
 
 /// Writes `text` to a fresh file named `name` in a temp dir that lives as long as the guard.
@@ -37,9 +36,9 @@ fn bad_inventory_exits_2_naming_file_and_line() {
     let cases = [
         (
             "bad-section.ini",
-            "[web]\nweb1\n[web:hosts]\nweb2\n",
+            "[web]\nweb1\n[web:hostz]\nweb2\n",
             3,
-            "hosts",
+            "hostz",
         ),
         ("bad-range.ini", "[web]\nweb[05:01]\n", 2, "web[05:01]"),
         (
@@ -150,6 +149,4 @@ fn quickstart_inventory_graph_shows_its_three_hosts() {
     for host in ["|--web1", "|--web2", "|--db1", "|--@web:", "|--@db:"] {
         assert!(text.contains(host), "missing {host}: {}", describe(&out));
     }
-=======
->>>>>>> ini
 }

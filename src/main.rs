@@ -15,7 +15,7 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(settings.verbosity);
-    run::run(settings).into()
+    run::run(&settings).into()
 }
 
 fn init_tracing(verbosity: Verbosity) {

@@ -44,8 +44,8 @@ pub enum RunError {
 }
 
 /// Runs the command in `settings`; prints errors to stderr.
-pub fn run(settings: Settings) -> Outcome {
-    match dispatch(&settings) {
+pub fn run(settings: &Settings) -> Outcome {
+    match dispatch(settings) {
         Ok(outcome) => outcome,
         Err(e) => {
             eprintln!("fleetup: {e}");

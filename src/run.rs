@@ -71,7 +71,10 @@ pub fn load_selection(s: &Settings) -> Result<(Inventory, Vec<String>), RunError
         sources: s.inventory.clone(),
         extra_vars: s.extra_vars.clone(),
     })?;
-    let selected = inventory::select(&inv, s.limit.as_deref().unwrap_or(inventory::ALL))?;
+    let selected = match s.limit.as_deref() {
+        Some(pattern) => inventory::select(&inv, pattern)?,
+        None => inv.group_hosts(inventory::ALL),
+    };
     Ok((inv, selected))
 }
 

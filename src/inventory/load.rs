@@ -29,7 +29,9 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::yaml::{self, Yaml};
-use super::{Inventory, InventoryError, Origin, Result, UNGROUPED, Vars, VarsDir, check_host_name, ini};
+use super::{
+    Inventory, InventoryError, Origin, Result, UNGROUPED, Vars, VarsDir, check_host_name, ini,
+};
 
 /// What to read.
 #[derive(Debug, Clone, Default)]
@@ -42,8 +44,9 @@ pub struct LoadOptions {
 
 /// File name endings a directory source skips (ansible's default `INVENTORY_IGNORE_EXTS`:
 /// `REJECT_EXTS` plus `.orig`, `.cfg`, `.retry`).
-pub const IGNORED_SUFFIXES: &[&str] =
-    &[".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry"];
+pub const IGNORED_SUFFIXES: &[&str] = &[
+    ".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry",
+];
 
 /// Extensions the YAML plugin takes (`yaml_extensions`), besides no extension at all.
 const YAML_EXTENSIONS: &[&str] = &[".yaml", ".yml", ".json"];
@@ -60,7 +63,10 @@ pub fn load(opts: &LoadOptions) -> Result<Inventory> {
 }
 
 /// [`load`] with an explicit playbook directory (`None`: no playbook-adjacent variables).
-pub fn load_with_playbook_dir(opts: &LoadOptions, playbook_dir: Option<&Path>) -> Result<Inventory> {
+pub fn load_with_playbook_dir(
+    opts: &LoadOptions,
+    playbook_dir: Option<&Path>,
+) -> Result<Inventory> {
     let mut inv = Inventory::new();
     for source in &opts.sources {
         parse_source(&mut inv, source)?;
@@ -94,11 +100,17 @@ pub fn load_with_playbook_dir(opts: &LoadOptions, playbook_dir: Option<&Path>) -
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> InventoryError {
-    InventoryError::Io { path: path.to_path_buf(), source }
+    InventoryError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 fn origin(path: &Path, line: usize) -> Origin {
-    Origin { file: path.to_path_buf(), line }
+    Origin {
+        file: path.to_path_buf(),
+        line,
+    }
 }
 
 /// Whether a directory source skips this entry (ansible's `IGNORED` regex, default settings).
@@ -182,7 +194,9 @@ fn is_executable(meta: &fs::Metadata) -> bool {
 
 /// The file's extension with its dot, as Python's `os.path.splitext` gives it (`""` if none).
 fn extension(path: &Path) -> String {
-    path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default()
+    path.extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default()
 }
 
 /// One inventory file through Ansible's plugin chain (`script`, `yaml`, `ini`, `toml`).
@@ -222,7 +236,10 @@ fn parse_file(inv: &mut Inventory, path: &Path) -> Result<()> {
     match ini::parse(&mut trial, path, &text) {
         Ok(()) => {
             if let Some(e) = yaml_error {
-                tracing::debug!("{}: not a YAML inventory ({e}), read as INI", path.display());
+                tracing::debug!(
+                    "{}: not a YAML inventory ({e}), read as INI",
+                    path.display()
+                );
             }
             *inv = trial;
             Ok(())
@@ -240,9 +257,13 @@ fn pick_error(
     yaml_error: Option<InventoryError>,
     ini_error: InventoryError,
 ) -> InventoryError {
-    let Some(yaml_error) = yaml_error else { return ini_error };
+    let Some(yaml_error) = yaml_error else {
+        return ini_error;
+    };
     let meant_as_yaml = !ext.is_empty()
-        || utf8.is_some_and(|t| yaml::load_doc(path, t).is_ok_and(|d| matches!(d.value, Yaml::Map(_))));
+        || utf8.is_some_and(|t| {
+            yaml::load_doc(path, t).is_ok_and(|d| matches!(d.value, Yaml::Map(_)))
+        });
     if meant_as_yaml { yaml_error } else { ini_error }
 }
 
@@ -273,7 +294,11 @@ pub fn read_vars_dir(dir: &Path, groups: &[String], hosts: &[String]) -> Result<
                 }
             }
             if let Some(vars) = vars {
-                let map = if is_group { &mut out.groups } else { &mut out.hosts };
+                let map = if is_group {
+                    &mut out.groups
+                } else {
+                    &mut out.hosts
+                };
                 map.insert(name.clone(), vars);
             }
         }
@@ -291,15 +316,23 @@ pub fn find_vars_files(base: &Path, name: &str) -> Vec<PathBuf> {
         full.push(ext);
         let full = PathBuf::from(full);
         if full.exists() {
-            return if full.is_dir() { dir_vars_files(&full) } else { vec![full] };
+            return if full.is_dir() {
+                dir_vars_files(&full)
+            } else {
+                vec![full]
+            };
         }
     }
     Vec::new()
 }
 
 fn dir_vars_files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
-    let mut names: Vec<OsString> = entries.filter_map(|e| e.ok().map(|e| e.file_name())).collect();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<OsString> = entries
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
     names.sort();
     let mut found = Vec::new();
     for name in names {
@@ -326,10 +359,12 @@ fn load_vars_file(path: &Path) -> Result<Option<Vars>> {
     if yaml::is_empty_doc(&doc) {
         return Ok(None);
     }
-    yaml::mapping_to_vars(&doc).map(Some).ok_or_else(|| InventoryError::Syntax {
-        origin: origin(path, doc.line),
-        message: "a variables file must hold a mapping".into(),
-    })
+    yaml::mapping_to_vars(&doc)
+        .map(Some)
+        .ok_or_else(|| InventoryError::Syntax {
+            origin: origin(path, doc.line),
+            message: "a variables file must hold a mapping".into(),
+        })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -337,7 +372,10 @@ fn load_vars_file(path: &Path) -> Result<Option<Vars>> {
 // ---------------------------------------------------------------------------------------------
 
 fn bad_extra(text: &str, reason: impl Into<String>) -> InventoryError {
-    InventoryError::BadExtraVars { text: text.to_owned(), reason: reason.into() }
+    InventoryError::BadExtraVars {
+        text: text.to_owned(),
+        reason: reason.into(),
+    }
 }
 
 /// ansible's `load_extra_vars`: each `-e` in order, later ones replacing earlier keys.
@@ -375,8 +413,10 @@ pub fn parse_extra_vars(args: &[String]) -> Result<Vars> {
 }
 
 static ESCAPE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\\U[a-fA-F0-9]{8}|\\u[a-fA-F0-9]{4}|\\x[a-fA-F0-9]{2}|\\N\{[^}]+\}|\\[\\'"abfnrtv]"#)
-        .expect("regex")
+    Regex::new(
+        r#"\\U[a-fA-F0-9]{8}|\\u[a-fA-F0-9]{4}|\\x[a-fA-F0-9]{2}|\\N\{[^}]+\}|\\[\\'"abfnrtv]"#,
+    )
+    .expect("regex")
 });
 
 /// ansible's `_decode_escapes` (Python `unicode-escape` on each escape). `\N{NAME}` escapes
@@ -386,7 +426,9 @@ fn decode_escapes(s: &str) -> String {
         .replace_all(s, |c: &regex::Captures<'_>| {
             let m = &c[0];
             let decoded = match &m[1..2] {
-                "U" | "u" | "x" => u32::from_str_radix(&m[2..], 16).ok().and_then(char::from_u32),
+                "U" | "u" | "x" => u32::from_str_radix(&m[2..], 16)
+                    .ok()
+                    .and_then(char::from_u32),
                 "N" => None,
                 "a" => Some('\x07'),
                 "b" => Some('\x08'),
@@ -442,7 +484,10 @@ pub fn parse_kv(args: &str) -> std::result::Result<Vars, String> {
             }
         }
         let (k, v) = (&x[..pos], &x[pos + 1..]);
-        options.insert(k.trim().to_owned(), Value::String(unquote(v.trim()).to_owned()));
+        options.insert(
+            k.trim().to_owned(),
+            Value::String(unquote(v.trim()).to_owned()),
+        );
     }
     if !raw.is_empty() {
         options.insert("_raw_params".into(), Value::String(join_args(&raw)));
@@ -524,9 +569,11 @@ fn split_args(args: &str) -> std::result::Result<Vec<String>, String> {
                 l.push_str(token);
                 appended = true;
             }
-            for (depth, open, close) in
-                [(&mut print, "{{", "}}"), (&mut block, "{%", "%}"), (&mut comment, "{#", "#}")]
-            {
+            for (depth, open, close) in [
+                (&mut print, "{{", "}}"),
+                (&mut block, "{%", "%}"),
+                (&mut comment, "{#", "#}"),
+            ] {
                 let before = *depth;
                 *depth = jinja_depth(token, *depth, open, close);
                 if *depth != before && !appended {
@@ -534,7 +581,13 @@ fn split_args(args: &str) -> std::result::Result<Vec<String>, String> {
                     appended = true;
                 }
             }
-            if print == 0 && block == 0 && comment == 0 && !inside_quotes && !appended && !token.is_empty() {
+            if print == 0
+                && block == 0
+                && comment == 0
+                && !inside_quotes
+                && !appended
+                && !token.is_empty()
+            {
                 params.push(token.to_owned());
             }
         }

@@ -51,13 +51,28 @@ pub enum InventoryError {
     #[error("{origin}: {message}")]
     Syntax { origin: Origin, message: String },
     #[error("cannot read inventory {}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{origin}: adding group '{child}' as a child of '{parent}' creates a cycle")]
-    Cycle { origin: Origin, parent: String, child: String },
+    Cycle {
+        origin: Origin,
+        parent: String,
+        child: String,
+    },
     #[error("{origin}: host name '{name}' is not allowed: {reason}")]
-    BadHostName { origin: Origin, name: String, reason: String },
+    BadHostName {
+        origin: Origin,
+        name: String,
+        reason: String,
+    },
     #[error("{origin}: group name '{name}' is not allowed: {reason}")]
-    BadGroupName { origin: Origin, name: String, reason: String },
+    BadGroupName {
+        origin: Origin,
+        name: String,
+        reason: String,
+    },
     #[error("pattern '{pattern}' matches no host or group{hint}")]
     NoMatch { pattern: String, hint: String },
     #[error("invalid pattern '{pattern}': {reason}")]
@@ -105,7 +120,10 @@ pub struct VarsDir {
 
 impl VarsDir {
     pub fn new(dir: &Path) -> Self {
-        Self { dir: dir.to_path_buf(), ..Self::default() }
+        Self {
+            dir: dir.to_path_buf(),
+            ..Self::default()
+        }
     }
 }
 
@@ -194,16 +212,23 @@ impl Inventory {
     }
 
     fn ensure_group(&mut self, name: &str) -> &mut Group {
-        self.groups
-            .entry(name.to_owned())
-            .or_insert_with(|| Group { name: name.to_owned(), ..Group::default() })
+        self.groups.entry(name.to_owned()).or_insert_with(|| Group {
+            name: name.to_owned(),
+            ..Group::default()
+        })
     }
 
     /// Declares a host (no-op when it exists) and, when `group` is given, puts it in that group
     /// (declaring the group too).
     pub fn add_host(&mut self, name: &str, group: Option<&str>) {
         if !self.hosts.contains_key(name) {
-            self.hosts.insert(name.to_owned(), Host { name: name.to_owned(), ..Host::default() });
+            self.hosts.insert(
+                name.to_owned(),
+                Host {
+                    name: name.to_owned(),
+                    ..Host::default()
+                },
+            );
         }
         if let Some(group) = group {
             let g = self.ensure_group(group);
@@ -312,12 +337,19 @@ impl Inventory {
     /// Depth of a group as Ansible computes it: the longest path from `all` (which is 0).
     pub fn depth(&self, group: &str) -> usize {
         fn walk(inv: &Inventory, g: &str, seen: &mut Vec<String>) -> usize {
-            let Some(grp) = inv.groups.get(g) else { return 0 };
+            let Some(grp) = inv.groups.get(g) else {
+                return 0;
+            };
             if seen.iter().any(|s| s == g) {
                 return 0;
             }
             seen.push(g.to_owned());
-            let d = grp.parents.iter().map(|p| walk(inv, p, seen) + 1).max().unwrap_or(0);
+            let d = grp
+                .parents
+                .iter()
+                .map(|p| walk(inv, p, seen) + 1)
+                .max()
+                .unwrap_or(0);
             seen.pop();
             d
         }
@@ -326,7 +358,9 @@ impl Inventory {
 
     /// Every group a host belongs to, directly or through children, `all` included.
     pub fn host_groups(&self, host: &str) -> Vec<String> {
-        let Some(h) = self.hosts.get(host) else { return Vec::new() };
+        let Some(h) = self.hosts.get(host) else {
+            return Vec::new();
+        };
         let mut out: Vec<String> = Vec::new();
         for g in &h.groups {
             if !out.contains(g) {
@@ -360,7 +394,9 @@ impl Inventory {
     /// Ansible's order (checked with ansible-inventory 2.19). A later value replaces an earlier
     /// one whole (Ansible's default `hash_behaviour=replace`: dicts are not merged).
     pub fn host_vars(&self, host: &str) -> Vars {
-        let Some(h) = self.hosts.get(host) else { return Vars::new() };
+        let Some(h) = self.hosts.get(host) else {
+            return Vars::new();
+        };
         let mut groups: Vec<(usize, i64, String)> = self
             .host_groups(host)
             .into_iter()
@@ -405,7 +441,9 @@ impl Inventory {
     /// vars, then its `group_vars/` files beside each inventory source, and
     /// `ansible_group_priority` when it is not 1.
     pub fn group_vars(&self, group: &str) -> Vars {
-        let Some(g) = self.groups.get(group) else { return Vars::new() };
+        let Some(g) = self.groups.get(group) else {
+            return Vars::new();
+        };
         let mut vars = g.vars.clone();
         for d in &self.inventory_vars_dirs {
             for (k, v) in d.groups.get(group).into_iter().flatten() {
@@ -432,7 +470,9 @@ impl Inventory {
                 if !seen_groups.insert(g) {
                     continue;
                 }
-                let Some(grp) = self.groups.get(g) else { continue };
+                let Some(grp) = self.groups.get(g) else {
+                    continue;
+                };
                 for h in &grp.hosts {
                     if seen_hosts.insert(h) {
                         out.push(h.clone());
@@ -454,7 +494,9 @@ pub fn python_int(value: &Value) -> Option<i64> {
         Value::Bool(b) => Some(i64::from(*b)),
         Value::Number(n) => n.as_i64().or_else(|| {
             #[allow(clippy::cast_possible_truncation)]
-            n.as_f64().filter(|f| f.is_finite() && f.abs() < 9.2e18).map(|f| f.trunc() as i64)
+            n.as_f64()
+                .filter(|f| f.is_finite() && f.abs() < 9.2e18)
+                .map(|f| f.trunc() as i64)
         }),
         Value::String(s) => {
             let t = s.trim();
@@ -464,7 +506,11 @@ pub fn python_int(value: &Value) -> Option<i64> {
                 && !digits.ends_with('_')
                 && !digits.contains("__")
                 && digits.chars().all(|c| c.is_ascii_digit() || c == '_');
-            if ok { t.replace('_', "").parse().ok() } else { None }
+            if ok {
+                t.replace('_', "").parse().ok()
+            } else {
+                None
+            }
         }
         _ => None,
     }
@@ -495,7 +541,10 @@ mod tests {
     use serde_json::json;
 
     fn here() -> Origin {
-        Origin { file: "t".into(), line: 1 }
+        Origin {
+            file: "t".into(),
+            line: 1,
+        }
     }
 
     #[test]

@@ -25,7 +25,10 @@ use super::{Inventory, InventoryError, Origin, Result, Vars, check_host_name, ra
 /// Reads one YAML inventory file into `inv`.
 pub fn parse(inv: &mut Inventory, path: &Path, text: &str) -> Result<()> {
     let doc = load_doc(path, text)?;
-    let at = |line: usize| Origin { file: path.to_path_buf(), line };
+    let at = |line: usize| Origin {
+        file: path.to_path_buf(),
+        line,
+    };
     let pairs = match &doc.value {
         // `if not data`: an empty document or an empty mapping.
         Yaml::Null => return Err(syntax(at(doc.line), "parsed empty YAML file")),
@@ -43,7 +46,10 @@ pub fn parse(inv: &mut Inventory, path: &Path, text: &str) -> Result<()> {
             ));
         }
     };
-    if let Some((k, v)) = pairs.iter().find(|(k, _)| k.value == Yaml::Str("plugin".into())) {
+    if let Some((k, v)) = pairs
+        .iter()
+        .find(|(k, _)| k.value == Yaml::Str("plugin".into()))
+    {
         if v.value.truthy() {
             return Err(syntax(
                 at(k.line),
@@ -199,7 +205,11 @@ fn py_float_repr(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     let sci = format!("{f:e}"); // shortest round-trip digits: "1.5e20", "-1e-7"
     let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -220,9 +230,22 @@ fn py_float_repr(f: f64) -> String {
 /// A composed YAML node, before construction (aliases share the anchored node).
 #[derive(Debug)]
 enum Raw {
-    Scalar { value: String, style: ScalarStyle, tag: Option<String>, line: usize },
-    Seq { items: Vec<Rc<Raw>>, tag: Option<String>, line: usize },
-    Map { pairs: Vec<(Rc<Raw>, Rc<Raw>)>, tag: Option<String>, line: usize },
+    Scalar {
+        value: String,
+        style: ScalarStyle,
+        tag: Option<String>,
+        line: usize,
+    },
+    Seq {
+        items: Vec<Rc<Raw>>,
+        tag: Option<String>,
+        line: usize,
+    },
+    Map {
+        pairs: Vec<(Rc<Raw>, Rc<Raw>)>,
+        tag: Option<String>,
+        line: usize,
+    },
 }
 
 impl Raw {
@@ -239,12 +262,18 @@ const TAG_PREFIX: &str = "tag:yaml.org,2002:";
 const NODE_BUDGET: usize = 10_000_000;
 
 fn syntax(origin: Origin, message: impl Into<String>) -> InventoryError {
-    InventoryError::Syntax { origin, message: message.into() }
+    InventoryError::Syntax {
+        origin,
+        message: message.into(),
+    }
 }
 
 fn vault_error(path: &Path, line: usize) -> InventoryError {
     syntax(
-        Origin { file: path.to_path_buf(), line },
+        Origin {
+            file: path.to_path_buf(),
+            line,
+        },
         "vault-encrypted values are not supported; decrypt them (ansible-vault decrypt) or pass \
          the value with -e",
     )
@@ -255,7 +284,10 @@ pub fn load_doc(path: &Path, text: &str) -> Result<Node> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim_start().starts_with("$ANSIBLE_VAULT") {
         return Err(syntax(
-            Origin { file: path.to_path_buf(), line: 1 },
+            Origin {
+                file: path.to_path_buf(),
+                line: 1,
+            },
             "vault-encrypted files are not supported; decrypt it (ansible-vault decrypt) or pass \
              its values with -e",
         ));
@@ -263,10 +295,17 @@ pub fn load_doc(path: &Path, text: &str) -> Result<Node> {
     let json = serde_json::from_str::<Value>(text).ok();
     match compose(path, text) {
         Ok(raw) => {
-            let mut c = Constructor { path, json: json.is_some(), budget: NODE_BUDGET };
+            let mut c = Constructor {
+                path,
+                json: json.is_some(),
+                budget: NODE_BUDGET,
+            };
             match raw {
                 Some(raw) => c.construct(&raw),
-                None => Ok(Node { value: Yaml::Null, line: 1 }),
+                None => Ok(Node {
+                    value: Yaml::Null,
+                    line: 1,
+                }),
             }
         }
         // Valid JSON the YAML parser cannot read: take JSON's reading, without line numbers.
@@ -285,7 +324,11 @@ fn from_json(path: &Path, v: &Value) -> Result<Node> {
             (_, _, f) => Yaml::Float(f.unwrap_or(f64::NAN)),
         },
         Value::String(s) => Yaml::Str(s.clone()),
-        Value::Array(a) => Yaml::Seq(a.iter().map(|v| from_json(path, v)).collect::<Result<_>>()?),
+        Value::Array(a) => Yaml::Seq(
+            a.iter()
+                .map(|v| from_json(path, v))
+                .collect::<Result<_>>()?,
+        ),
         Value::Object(o) => {
             if o.get("__ansible_vault").is_some_and(Value::is_string) {
                 return Err(vault_error(path, 1));
@@ -295,7 +338,13 @@ fn from_json(path: &Path, v: &Value) -> Result<Node> {
             } else {
                 let mut pairs = Vec::new();
                 for (k, v) in o {
-                    pairs.push((Node { value: Yaml::Str(k.clone()), line: 1 }, from_json(path, v)?));
+                    pairs.push((
+                        Node {
+                            value: Yaml::Str(k.clone()),
+                            line: 1,
+                        },
+                        from_json(path, v)?,
+                    ));
                 }
                 Yaml::Map(pairs)
             }
@@ -306,14 +355,21 @@ fn from_json(path: &Path, v: &Value) -> Result<Node> {
 
 fn scan_error(path: &Path, e: &ScanError) -> InventoryError {
     syntax(
-        Origin { file: path.to_path_buf(), line: e.marker().line().max(1) },
+        Origin {
+            file: path.to_path_buf(),
+            line: e.marker().line().max(1),
+        },
         format!("YAML syntax error: {}", e.info()),
     )
 }
 
 /// Events to one document's node tree (`None` for an empty stream).
 fn compose(path: &Path, text: &str) -> Result<Option<Rc<Raw>>> {
-    let mut c = Composer { path, parser: Parser::new_from_str(text), anchors: HashMap::new() };
+    let mut c = Composer {
+        path,
+        parser: Parser::new_from_str(text),
+        anchors: HashMap::new(),
+    };
     let mut doc = None;
     loop {
         let (ev, span) = c.next()?;
@@ -323,7 +379,10 @@ fn compose(path: &Path, text: &str) -> Result<Option<Rc<Raw>>> {
             Event::DocumentStart(_) => {
                 if doc.is_some() {
                     return Err(syntax(
-                        Origin { file: path.to_path_buf(), line: span.start.line() },
+                        Origin {
+                            file: path.to_path_buf(),
+                            line: span.start.line(),
+                        },
                         "expected a single document in the stream, but found another document",
                     ));
                 }
@@ -332,7 +391,10 @@ fn compose(path: &Path, text: &str) -> Result<Option<Rc<Raw>>> {
             }
             other => {
                 return Err(syntax(
-                    Origin { file: path.to_path_buf(), line: span.start.line() },
+                    Origin {
+                        file: path.to_path_buf(),
+                        line: span.start.line(),
+                    },
                     format!("unexpected YAML event {other:?}"),
                 ));
             }
@@ -352,7 +414,10 @@ impl<'a> Composer<'a> {
             Some(Ok(x)) => Ok(x),
             Some(Err(e)) => Err(scan_error(self.path, &e)),
             None => Err(syntax(
-                Origin { file: self.path.to_path_buf(), line: 1 },
+                Origin {
+                    file: self.path.to_path_buf(),
+                    line: 1,
+                },
                 "unexpected end of YAML stream",
             )),
         }
@@ -367,13 +432,21 @@ impl<'a> Composer<'a> {
             Event::Alias(id) => {
                 return self.anchors.get(&id).cloned().ok_or_else(|| {
                     syntax(
-                        Origin { file: self.path.to_path_buf(), line },
+                        Origin {
+                            file: self.path.to_path_buf(),
+                            line,
+                        },
                         "found undefined (or recursive) alias",
                     )
                 });
             }
             Event::Scalar(value, style, anchor, tag) => (
-                Raw::Scalar { value: value.into_owned(), style, tag: tag_str(tag), line },
+                Raw::Scalar {
+                    value: value.into_owned(),
+                    style,
+                    tag: tag_str(tag),
+                    line,
+                },
                 anchor,
             ),
             Event::SequenceStart(anchor, tag) => {
@@ -385,7 +458,14 @@ impl<'a> Composer<'a> {
                     }
                     items.push(self.node(ev, span)?);
                 }
-                (Raw::Seq { items, tag: tag_str(tag), line }, anchor)
+                (
+                    Raw::Seq {
+                        items,
+                        tag: tag_str(tag),
+                        line,
+                    },
+                    anchor,
+                )
             }
             Event::MappingStart(anchor, tag) => {
                 let mut pairs = Vec::new();
@@ -399,11 +479,21 @@ impl<'a> Composer<'a> {
                     let v = self.node(ev, span)?;
                     pairs.push((k, v));
                 }
-                (Raw::Map { pairs, tag: tag_str(tag), line }, anchor)
+                (
+                    Raw::Map {
+                        pairs,
+                        tag: tag_str(tag),
+                        line,
+                    },
+                    anchor,
+                )
             }
             other => {
                 return Err(syntax(
-                    Origin { file: self.path.to_path_buf(), line },
+                    Origin {
+                        file: self.path.to_path_buf(),
+                        line,
+                    },
                     format!("unexpected YAML event {other:?}"),
                 ));
             }
@@ -517,25 +607,42 @@ struct Constructor<'a> {
 
 impl Constructor<'_> {
     fn err(&self, line: usize, message: impl Into<String>) -> InventoryError {
-        syntax(Origin { file: self.path.to_path_buf(), line }, message)
+        syntax(
+            Origin {
+                file: self.path.to_path_buf(),
+                line,
+            },
+            message,
+        )
     }
 
     fn construct(&mut self, raw: &Raw) -> Result<Node> {
         self.budget = self.budget.checked_sub(1).ok_or_else(|| {
-            self.err(raw.line(), "document too large (too many aliased nodes to expand)")
+            self.err(
+                raw.line(),
+                "document too large (too many aliased nodes to expand)",
+            )
         })?;
         let line = raw.line();
         let value = match raw {
-            Raw::Scalar { value, style, tag, .. } => {
+            Raw::Scalar {
+                value, style, tag, ..
+            } => {
                 let kind = match tag.as_deref() {
                     None if *style == ScalarStyle::Plain => {
-                        if self.json { resolve_json(value) } else { resolve(value) }
+                        if self.json {
+                            resolve_json(value)
+                        } else {
+                            resolve(value)
+                        }
                     }
                     None => Kind::Str,
                     // `!` and `!unsafe` re-resolve the value as if it were plain (ansible's
                     // `_resolve_and_construct_object`): `!unsafe 123` is the int 123.
                     Some("!" | "!unsafe") => resolve(value),
-                    Some("!vault" | "!vault-encrypted") => return Err(vault_error(self.path, line)),
+                    Some("!vault" | "!vault-encrypted") => {
+                        return Err(vault_error(self.path, line));
+                    }
                     Some(t) => match t.strip_prefix(TAG_PREFIX) {
                         Some("null") => Kind::Null,
                         Some("bool") => Kind::Bool,
@@ -546,17 +653,26 @@ impl Constructor<'_> {
                         Some("merge") => Kind::Merge,
                         Some("value") => Kind::Value,
                         Some("seq" | "map" | "set" | "omap" | "pairs" | "python/dict") => {
-                            return Err(self.err(line, format!("the tag '{t}' needs a collection, found a scalar")));
+                            return Err(self.err(
+                                line,
+                                format!("the tag '{t}' needs a collection, found a scalar"),
+                            ));
                         }
                         _ => return Err(self.unknown_tag(line, t)),
                     },
                 };
                 self.scalar(kind, value, line)?
             }
-            Raw::Seq { items, tag, .. } => match tag.as_deref().map(|t| t.strip_prefix(TAG_PREFIX).unwrap_or(t)) {
-                None | Some("!" | "!unsafe" | "seq") => {
-                    Yaml::Seq(items.iter().map(|i| self.construct(i)).collect::<Result<_>>()?)
-                }
+            Raw::Seq { items, tag, .. } => match tag
+                .as_deref()
+                .map(|t| t.strip_prefix(TAG_PREFIX).unwrap_or(t))
+            {
+                None | Some("!" | "!unsafe" | "seq") => Yaml::Seq(
+                    items
+                        .iter()
+                        .map(|i| self.construct(i))
+                        .collect::<Result<_>>()?,
+                ),
                 Some("omap" | "pairs") => {
                     let mut out = Vec::new();
                     for item in items {
@@ -567,15 +683,23 @@ impl Constructor<'_> {
                             return Err(self.err(*line, "expected a single mapping item"));
                         };
                         let pair = vec![self.construct(k)?, self.construct(v)?];
-                        out.push(Node { value: Yaml::Seq(pair), line: *line });
+                        out.push(Node {
+                            value: Yaml::Seq(pair),
+                            line: *line,
+                        });
                     }
                     Yaml::Seq(out)
                 }
                 Some("!vault" | "!vault-encrypted") => return Err(vault_error(self.path, line)),
                 Some(t) => return Err(self.unknown_tag(line, tag.as_deref().unwrap_or(t))),
             },
-            Raw::Map { pairs, tag, .. } => match tag.as_deref().map(|t| t.strip_prefix(TAG_PREFIX).unwrap_or(t)) {
-                None | Some("!" | "!unsafe" | "map" | "python/dict") => self.mapping(pairs, line)?,
+            Raw::Map { pairs, tag, .. } => match tag
+                .as_deref()
+                .map(|t| t.strip_prefix(TAG_PREFIX).unwrap_or(t))
+            {
+                None | Some("!" | "!unsafe" | "map" | "python/dict") => {
+                    self.mapping(pairs, line)?
+                }
                 Some("set") => match self.mapping(pairs, line)? {
                     Yaml::Map(pairs) => Yaml::Seq(pairs.into_iter().map(|(k, _)| k).collect()),
                     other => other,
@@ -588,7 +712,10 @@ impl Constructor<'_> {
     }
 
     fn unknown_tag(&self, line: usize, tag: &str) -> InventoryError {
-        self.err(line, format!("could not determine a constructor for the tag '{tag}'"))
+        self.err(
+            line,
+            format!("could not determine a constructor for the tag '{tag}'"),
+        )
     }
 
     fn scalar(&self, kind: Kind, value: &str, line: usize) -> Result<Yaml> {
@@ -607,18 +734,27 @@ impl Constructor<'_> {
                         Err(_) => Yaml::Float(value.parse().unwrap_or(f64::NAN)),
                     }
                 } else {
-                    construct_int(value).ok_or_else(|| self.err(line, format!("invalid integer '{value}'")))?
+                    construct_int(value)
+                        .ok_or_else(|| self.err(line, format!("invalid integer '{value}'")))?
                 }
             }
             Kind::Float => {
                 if self.json {
-                    Yaml::Float(value.parse().map_err(|_| self.err(line, format!("invalid number '{value}'")))?)
+                    Yaml::Float(
+                        value
+                            .parse()
+                            .map_err(|_| self.err(line, format!("invalid number '{value}'")))?,
+                    )
                 } else {
-                    Yaml::Float(construct_float(value).ok_or_else(|| self.err(line, format!("invalid float '{value}'")))?)
+                    Yaml::Float(
+                        construct_float(value)
+                            .ok_or_else(|| self.err(line, format!("invalid float '{value}'")))?,
+                    )
                 }
             }
             Kind::Timestamp => Yaml::Time(
-                construct_timestamp(value).ok_or_else(|| self.err(line, format!("invalid timestamp '{value}'")))?,
+                construct_timestamp(value)
+                    .ok_or_else(|| self.err(line, format!("invalid timestamp '{value}'")))?,
             ),
             Kind::Merge => return Err(self.unknown_tag(line, "tag:yaml.org,2002:merge")),
             Kind::Value => return Err(self.unknown_tag(line, "tag:yaml.org,2002:value")),
@@ -647,7 +783,10 @@ impl Constructor<'_> {
                         }
                     }
                     Raw::Scalar { .. } => {
-                        return Err(self.err(v.line(), "expected a mapping or list of mappings for merging"));
+                        return Err(self.err(
+                            v.line(),
+                            "expected a mapping or list of mappings for merging",
+                        ));
                     }
                 }
             } else {
@@ -665,13 +804,22 @@ impl Constructor<'_> {
         for (k, v) in &flat {
             let key = match &**k {
                 // A plain `=` key is the string "=" (PyYAML's flatten_mapping).
-                Raw::Scalar { value, style: ScalarStyle::Plain, tag: None, line } if value == "=" => {
-                    Node { value: Yaml::Str("=".into()), line: *line }
-                }
+                Raw::Scalar {
+                    value,
+                    style: ScalarStyle::Plain,
+                    tag: None,
+                    line,
+                } if value == "=" => Node {
+                    value: Yaml::Str("=".into()),
+                    line: *line,
+                },
                 _ => self.construct(k)?,
             };
             let Some(pk) = key.value.py_key() else {
-                return Err(self.err(key.line, "found unhashable key (a list or mapping used as a key)"));
+                return Err(self.err(
+                    key.line,
+                    "found unhashable key (a list or mapping used as a key)",
+                ));
             };
             let value = self.construct(v)?;
             if let Some(&i) = index.get(&pk) {
@@ -709,7 +857,12 @@ impl Constructor<'_> {
 
 fn is_merge_key(k: &Raw) -> bool {
     match k {
-        Raw::Scalar { value, style: ScalarStyle::Plain, tag: None, .. } => value == "<<",
+        Raw::Scalar {
+            value,
+            style: ScalarStyle::Plain,
+            tag: None,
+            ..
+        } => value == "<<",
         Raw::Scalar { tag: Some(t), .. } => t == "tag:yaml.org,2002:merge",
         _ => false,
     }
@@ -738,7 +891,9 @@ fn construct_int(value: &str) -> Option<Yaml> {
     } else if v.contains(':') {
         let mut total: i128 = 0;
         for part in v.split(':') {
-            total = total.checked_mul(60)?.checked_add(part.parse::<i128>().ok()?)?;
+            total = total
+                .checked_mul(60)?
+                .checked_add(part.parse::<i128>().ok()?)?;
         }
         Some(total)
     } else if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
@@ -802,13 +957,19 @@ fn construct_timestamp(value: &str) -> Option<String> {
         return None;
     }
     let date = format!("{year:04}-{month:02}-{day:02}");
-    let Some(hour) = num("hour") else { return Some(date) };
+    let Some(hour) = num("hour") else {
+        return Some(date);
+    };
     let (minute, second) = (num("minute")?, num("second")?);
     if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
     let mut out = format!("{date}T{hour:02}:{minute:02}:{second:02}");
-    if let Some(f) = c.name("fraction").map(|m| m.as_str()).filter(|f| !f.is_empty()) {
+    if let Some(f) = c
+        .name("fraction")
+        .map(|m| m.as_str())
+        .filter(|f| !f.is_empty())
+    {
         let mut f: String = f.chars().take(6).collect();
         while f.len() < 6 {
             f.push('0');
@@ -910,7 +1071,10 @@ struct Plugin<'a> {
 
 impl Plugin<'_> {
     fn at(&self, line: usize) -> Origin {
-        Origin { file: self.path.to_path_buf(), line }
+        Origin {
+            file: self.path.to_path_buf(),
+            line,
+        }
     }
 
     fn warn(&self, line: usize, msg: &str) {
@@ -926,7 +1090,10 @@ impl Plugin<'_> {
             _ => {
                 self.warn(
                     name.line,
-                    &format!("skipping '{}' as this is not a valid group definition", name.value.key_string()),
+                    &format!(
+                        "skipping '{}' as this is not a valid group definition",
+                        name.value.key_string()
+                    ),
                 );
                 return Ok(name.value.clone());
             }
@@ -949,10 +1116,15 @@ impl Plugin<'_> {
             }
         };
         if RE_INVALID_GROUP_CHARS.is_match(&group) {
-            self.warn(name.line, &format!("invalid characters were found in group name '{group}' but not replaced"));
+            self.warn(
+                name.line,
+                &format!("invalid characters were found in group name '{group}' but not replaced"),
+            );
         }
         self.inv.add_group(&group);
-        let Some(pairs) = section_pairs else { return Ok(Yaml::Str(group)) };
+        let Some(pairs) = section_pairs else {
+            return Ok(Yaml::Str(group));
+        };
 
         // A string where a section's mapping is expected is a one-key mapping; any other
         // non-mapping section is an error (checked for all three before any is read).
@@ -974,7 +1146,16 @@ impl Plugin<'_> {
             let entries: &[(Node, Node)] = match &v.value {
                 Yaml::Map(entries) => entries,
                 Yaml::Str(s) if is_section(k) => {
-                    converted = [(Node { value: Yaml::Str(s.clone()), line: v.line }, Node { value: Yaml::Null, line: v.line })];
+                    converted = [(
+                        Node {
+                            value: Yaml::Str(s.clone()),
+                            line: v.line,
+                        },
+                        Node {
+                            value: Yaml::Null,
+                            line: v.line,
+                        },
+                    )];
                     &converted
                 }
                 Yaml::Null => continue, // an empty key is skipped silently
@@ -1035,7 +1216,9 @@ impl Plugin<'_> {
     /// `InventoryData.add_child`: the child may be a group or, surprisingly, a host.
     fn add_child(&mut self, parent: &str, child: &Yaml, line: usize) -> Result<()> {
         match child {
-            Yaml::Str(c) if self.inv.group(c).is_some() => self.inv.add_child(parent, c, &self.at(line)),
+            Yaml::Str(c) if self.inv.group(c).is_some() => {
+                self.inv.add_child(parent, c, &self.at(line))
+            }
             Yaml::Str(c) if self.inv.host(c).is_some() => {
                 self.inv.add_host(c, Some(parent));
                 Ok(())
@@ -1059,7 +1242,8 @@ impl Plugin<'_> {
         };
         let (base, port) = parse_address(text).unwrap_or_else(|| (text.clone(), None));
         let names = if base.contains('[') {
-            range::expand(&base).map_err(|e| syntax(self.at(pattern.line), format!("host pattern '{text}': {e}")))?
+            range::expand(&base)
+                .map_err(|e| syntax(self.at(pattern.line), format!("host pattern '{text}': {e}")))?
         } else {
             vec![base]
         };
@@ -1069,7 +1253,10 @@ impl Plugin<'_> {
             other => {
                 return Err(syntax(
                     self.at(data.line),
-                    format!("invalid data for host '{text}': expected a dictionary, got {}", other.type_name()),
+                    format!(
+                        "invalid data for host '{text}': expected a dictionary, got {}",
+                        other.type_name()
+                    ),
                 ));
             }
         };
@@ -1083,10 +1270,12 @@ impl Plugin<'_> {
             self.inv.add_host(&name, Some(group));
             // Ansible sets the port only when it creates the host, and not for port 0.
             if let Some(port) = port.filter(|p| new && *p != 0) {
-                self.inv.set_host_var(&name, "ansible_port", Value::from(port));
+                self.inv
+                    .set_host_var(&name, "ansible_port", Value::from(port));
             }
             for (k, v) in vars {
-                self.inv.set_host_var(&name, &k.value.key_string(), v.to_json());
+                self.inv
+                    .set_host_var(&name, &k.value.key_string(), v.to_json());
             }
         }
         Ok(())
@@ -1096,7 +1285,12 @@ impl Plugin<'_> {
 /// Variables from a loaded document that must be a mapping (group_vars files, `-e @file`).
 pub(crate) fn mapping_to_vars(node: &Node) -> Option<Vars> {
     match &node.value {
-        Yaml::Map(pairs) => Some(pairs.iter().map(|(k, v)| (k.value.key_string(), v.to_json())).collect()),
+        Yaml::Map(pairs) => Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.value.key_string(), v.to_json()))
+                .collect(),
+        ),
         _ => None,
     }
 }

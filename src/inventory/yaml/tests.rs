@@ -106,10 +106,19 @@ fn nulls() {
 fn timestamps_print_as_python_isoformat() {
     assert_eq!(val("2001-12-14"), json!("2001-12-14"));
     assert_eq!(val("2001-1-4"), json!("2001-1-4")); // a date needs two-digit month and day
-    assert_eq!(val("2001-12-14t21:59:43.10-05:00"), json!("2001-12-14T21:59:43.100000-05:00"));
+    assert_eq!(
+        val("2001-12-14t21:59:43.10-05:00"),
+        json!("2001-12-14T21:59:43.100000-05:00")
+    );
     assert_eq!(val("2001-12-14 21:59:43"), json!("2001-12-14T21:59:43"));
-    assert_eq!(val("2001-12-14T21:59:43Z"), json!("2001-12-14T21:59:43+00:00"));
-    assert_eq!(val("2001-1-4 1:02:03.0000001"), json!("2001-01-04T01:02:03"));
+    assert_eq!(
+        val("2001-12-14T21:59:43Z"),
+        json!("2001-12-14T21:59:43+00:00")
+    );
+    assert_eq!(
+        val("2001-1-4 1:02:03.0000001"),
+        json!("2001-01-04T01:02:03")
+    );
     assert_eq!(val("\"2001-12-14\""), json!("2001-12-14"));
     // Python refuses impossible dates; so does ansible.
     let e = load_value(p(), "a: 1\nv: 2001-02-30\n").unwrap_err();
@@ -121,7 +130,10 @@ fn timestamps_print_as_python_isoformat() {
 fn block_scalars_sequences_sets_and_unknown_tags() {
     assert_eq!(val("|\n  line1\n  line2\n"), json!("line1\nline2\n"));
     assert_eq!(val(">\n  word1\n  word2\n"), json!("word1 word2\n"));
-    assert_eq!(val("[1, \"2\", three, yes]"), json!([1, "2", "three", true]));
+    assert_eq!(
+        val("[1, \"2\", three, yes]"),
+        json!([1, "2", "three", true])
+    );
     assert_eq!(val("!!set {a, b}"), json!(["a", "b"]));
     let e = load_value(p(), "x: 1\nv: !custom 3\n").unwrap_err();
     assert_eq!(line_of(&e), 2);
@@ -148,13 +160,25 @@ fn vault_values_are_refused_with_file_and_line() {
     let e = load_value(p(), text).unwrap_err();
     assert_eq!(line_of(&e), 4);
     let msg = e.to_string();
-    assert!(msg.starts_with("inv.yml:4: vault-encrypted values are not supported"), "{msg}");
+    assert!(
+        msg.starts_with("inv.yml:4: vault-encrypted values are not supported"),
+        "{msg}"
+    );
     assert!(msg.contains("-e"), "{msg}");
     let e = err(text);
     assert_eq!(line_of(&e), 4);
     // A whole vault-encrypted file, and the JSON encoding.
-    assert!(load_value(p(), "$ANSIBLE_VAULT;1.1;AES256\n6162\n").unwrap_err().to_string().contains("vault"));
-    let e = load_value(p(), "{\"a\": {\"__ansible_vault\": \"$ANSIBLE_VAULT;1.1\"}}").unwrap_err();
+    assert!(
+        load_value(p(), "$ANSIBLE_VAULT;1.1;AES256\n6162\n")
+            .unwrap_err()
+            .to_string()
+            .contains("vault")
+    );
+    let e = load_value(
+        p(),
+        "{\"a\": {\"__ansible_vault\": \"$ANSIBLE_VAULT;1.1\"}}",
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("vault"), "{e}");
 }
 
@@ -200,12 +224,22 @@ fn duplicate_keys_last_wins() {
 #[test]
 fn json_is_read_as_json_first() {
     // Checked: in a JSON inventory 1e3 is the float 1000.0, not YAML 1.1's string "1e3".
-    let v = load_value(Path::new("i.json"), "{\"a\": 1e3, \"b\": \"yes\", \"c\": [1, 2.5, null, true]}").unwrap();
-    assert_eq!(v, json!({"a": 1000.0, "b": "yes", "c": [1, 2.5, null, true]}));
+    let v = load_value(
+        Path::new("i.json"),
+        "{\"a\": 1e3, \"b\": \"yes\", \"c\": [1, 2.5, null, true]}",
+    )
+    .unwrap();
+    assert_eq!(
+        v,
+        json!({"a": 1000.0, "b": "yes", "c": [1, 2.5, null, true]})
+    );
     let v = load_value(p(), "{\"u\": {\"__ansible_unsafe\": \"{{ x }}\"}}").unwrap();
     assert_eq!(v, json!({"u": "{{ x }}"}));
     // Flow YAML that is not JSON keeps YAML typing.
-    assert_eq!(load_value(p(), "{a: 1e3, b: yes}").unwrap(), json!({"a": "1e3", "b": true}));
+    assert_eq!(
+        load_value(p(), "{a: 1e3, b: yes}").unwrap(),
+        json!({"a": "1e3", "b": true})
+    );
 }
 
 #[test]
@@ -220,11 +254,20 @@ fn syntax_errors_and_multiple_documents_name_the_line() {
 
 #[test]
 fn parse_address_follows_ansible() {
-    assert_eq!(parse_address("web01:2222"), Some(("web01".into(), Some(2222))));
+    assert_eq!(
+        parse_address("web01:2222"),
+        Some(("web01".into(), Some(2222)))
+    );
     assert_eq!(parse_address("[::1]:99"), Some(("::1".into(), Some(99))));
     assert_eq!(parse_address("fe80::1"), Some(("fe80::1".into(), None)));
-    assert_eq!(parse_address("10.0.0.1:22"), Some(("10.0.0.1".into(), Some(22))));
-    assert_eq!(parse_address("web[01:03].ex.com:22"), Some(("web[01:03].ex.com".into(), Some(22))));
+    assert_eq!(
+        parse_address("10.0.0.1:22"),
+        Some(("10.0.0.1".into(), Some(22)))
+    );
+    assert_eq!(
+        parse_address("web[01:03].ex.com:22"),
+        Some(("web[01:03].ex.com".into(), Some(22)))
+    );
     // Labels may not end with `_` or `-`, nor a name with a dot: then the whole text is the
     // host (checked: `bad_:33` and `h.a.:44` are host names, no port).
     assert_eq!(parse_address("bad_:33"), None);
@@ -253,9 +296,15 @@ all:
         ansible_group_priority: 7
         p: 1
 ");
-    assert_eq!(inv.group_hosts("web"), vec!["web1.ex.com", "::1", "db", "bad_:33"]);
+    assert_eq!(
+        inv.group_hosts("web"),
+        vec!["web1.ex.com", "::1", "db", "bad_:33"]
+    );
     assert_eq!(inv.group(UNGROUPED).unwrap().hosts, vec!["lone"]);
-    assert_eq!(inv.group(ALL).unwrap().children, vec![UNGROUPED, "web", "prod"]);
+    assert_eq!(
+        inv.group(ALL).unwrap().children,
+        vec![UNGROUPED, "web", "prod"]
+    );
     assert_eq!(inv.group("prod").unwrap().children, vec!["web"]);
     let w = inv.host_vars("web1.ex.com");
     assert_eq!(w["ansible_port"], json!(2222));
@@ -310,12 +359,17 @@ all:
 
 #[test]
 fn empty_entries_are_fine() {
-    let inv = inv("all:\n  hosts:\n    h1:\n    h2: ~\n  children:\n    empty:\n    e2: {}\n    e3:\n      hosts:\n      vars:\n");
+    let inv = inv(
+        "all:\n  hosts:\n    h1:\n    h2: ~\n  children:\n    empty:\n    e2: {}\n    e3:\n      hosts:\n      vars:\n",
+    );
     assert_eq!(inv.group_hosts(ALL), vec!["h1", "h2"]);
     for g in ["empty", "e2", "e3"] {
         assert!(inv.group(g).is_some(), "{g}");
     }
-    assert_eq!(inv.group(ALL).unwrap().children, vec![UNGROUPED, "empty", "e2", "e3"]);
+    assert_eq!(
+        inv.group(ALL).unwrap().children,
+        vec![UNGROUPED, "empty", "e2", "e3"]
+    );
 }
 
 #[test]
@@ -349,7 +403,11 @@ fn inv_ok(text: &str) -> Inventory {
 fn invalid_sections_are_errors_unexpected_keys_warnings() {
     let e = err("all:\n  hosts: [a, b]\n");
     assert_eq!(line_of(&e), 2);
-    assert!(e.to_string().contains("invalid \"hosts\" entry for \"all\" group"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("invalid \"hosts\" entry for \"all\" group"),
+        "{e}"
+    );
     assert!(err("all:\n  vars: 3\n").to_string().contains("\"vars\""));
     // Unexpected keys and non-mapping values of other keys are only skipped.
     let inv = inv("all:\n  hostz: {a: }\n  other: 3\n  hosts: {b: }\n");
@@ -370,7 +428,10 @@ fn host_and_group_names_must_be_strings() {
     assert!(matches!(e, InventoryError::Syntax { .. }), "{e}");
     // fleetup is stricter than Ansible here (it accepts "-a").
     let e = err("all:\n  hosts:\n    x:\n    \"-oProxyCommand=x\":\n");
-    assert!(matches!(&e, InventoryError::BadHostName { name, .. } if name == "-oProxyCommand=x"), "{e}");
+    assert!(
+        matches!(&e, InventoryError::BadHostName { name, .. } if name == "-oProxyCommand=x"),
+        "{e}"
+    );
     assert_eq!(line_of(&e), 4);
 }
 
@@ -379,8 +440,16 @@ fn top_level_must_be_a_non_empty_mapping_without_plugin() {
     assert!(err("").to_string().contains("empty"));
     assert!(err("{}").to_string().contains("empty"));
     assert!(err("[a, b]").to_string().contains("invalid structure"));
-    assert!(err("just a string").to_string().contains("invalid structure"));
-    assert!(err("plugin: aws_ec2\nregions: [x]\n").to_string().contains("plugin"));
+    assert!(
+        err("just a string")
+            .to_string()
+            .contains("invalid structure")
+    );
+    assert!(
+        err("plugin: aws_ec2\nregions: [x]\n")
+            .to_string()
+            .contains("plugin")
+    );
     // A false-y `plugin` is just a group named plugin.
     let inv = inv("plugin: ~\n");
     assert!(inv.group("plugin").is_some());

@@ -697,10 +697,8 @@ impl Constructor<'_> {
                 .as_deref()
                 .map(|t| t.strip_prefix(TAG_PREFIX).unwrap_or(t))
             {
-                None | Some("!" | "!unsafe" | "map" | "python/dict") => {
-                    self.mapping(pairs, line)?
-                }
-                Some("set") => match self.mapping(pairs, line)? {
+                None | Some("!" | "!unsafe" | "map" | "python/dict") => self.mapping(pairs)?,
+                Some("set") => match self.mapping(pairs)? {
                     Yaml::Map(pairs) => Yaml::Seq(pairs.into_iter().map(|(k, _)| k).collect()),
                     other => other,
                 },
@@ -797,7 +795,7 @@ impl Constructor<'_> {
         Ok(merge)
     }
 
-    fn mapping(&mut self, pairs: &[(Rc<Raw>, Rc<Raw>)], line: usize) -> Result<Yaml> {
+    fn mapping(&mut self, pairs: &[(Rc<Raw>, Rc<Raw>)]) -> Result<Yaml> {
         let flat = self.flatten(pairs)?;
         let mut out: Vec<(Node, Node)> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
@@ -850,7 +848,6 @@ impl Constructor<'_> {
                 }
             }
         }
-        let _ = line;
         Ok(Yaml::Map(out))
     }
 }

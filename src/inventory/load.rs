@@ -1,9 +1,37 @@
 //! Reading `-i` sources: files (INI or YAML, detected as Ansible does), directories of them,
-//! several merged in order, and `-e` extra vars.
+//! several merged in order, `group_vars/`/`host_vars/` beside them, and `-e` extra vars.
+//!
+//! What ansible-core 2.19 does, and fleetup with it:
+//! - A directory source is read entry by entry in sorted (byte) order, recursing into
+//!   subdirectories, skipping hidden entries, `group_vars`, `host_vars`, `vars_plugins` and
+//!   names ending in one of [`IGNORED_SUFFIXES`] (`INVENTORY_IGNORE_EXTS`).
+//! - A file goes through Ansible's plugin chain: `.yml`/`.yaml`/`.json` or no extension is
+//!   tried as a YAML inventory first and, when the YAML plugin rejects it, as INI (so a
+//!   plain host list in `hosts` is INI, `hosts.yml` holding `a\nb` too); other extensions are
+//!   INI. `.toml` inventories and executable inventory scripts are refused (Ansible would
+//!   run them with its toml/script plugins).
+//! - A source that does not exist but contains a comma is a host list (`-i a,b,`).
+//! - Variables files: `group_vars/<group>` and `host_vars/<host>` beside each source (the
+//!   source directory, or the directory of a source file), and in the playbook directory
+//!   (the current directory for `ansible`/`ansible-inventory`); see
+//!   [`Inventory::host_vars`] for how they rank.
+//!
+//! Where fleetup stops instead of going on: Ansible only warns about a source no plugin can
+//! read and continues with what it has; fleetup fails with the most relevant parser's error,
+//! since upgrading a partial fleet silently is worse than stopping.
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
-use super::{Inventory, Result};
+use regex::Regex;
+use serde_json::Value;
+
+use super::yaml::{self, Yaml};
+use super::{
+    Inventory, InventoryError, Origin, Result, UNGROUPED, Vars, VarsDir, check_host_name, ini,
+};
 
 /// What to read.
 #[derive(Debug, Clone, Default)]
@@ -14,10 +42,566 @@ pub struct LoadOptions {
     pub extra_vars: Vec<String>,
 }
 
-/// Reads every source into one inventory, reconciled and with extra vars set.
+/// File name endings a directory source skips (ansible's default `INVENTORY_IGNORE_EXTS`:
+/// `REJECT_EXTS` plus `.orig`, `.cfg`, `.retry`).
+pub const IGNORED_SUFFIXES: &[&str] = &[
+    ".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry",
+];
+
+/// Extensions the YAML plugin takes (`yaml_extensions`), besides no extension at all.
+const YAML_EXTENSIONS: &[&str] = &[".yaml", ".yml", ".json"];
+
+/// Extensions of variables files (`YAML_FILENAME_EXTENSIONS`); `""` is "no extension".
+const VARS_EXTENSIONS: &[&str] = &["", ".yml", ".yaml", ".json"];
+
+/// Reads every source into one inventory, reconciled and with extra vars set. The current
+/// directory is the playbook directory whose `group_vars/`/`host_vars/` also apply, as they do
+/// for `ansible` and `ansible-inventory` run from there.
 pub fn load(opts: &LoadOptions) -> Result<Inventory> {
-    let _ = opts;
+    let cwd = std::env::current_dir().ok();
+    load_with_playbook_dir(opts, cwd.as_deref())
+}
+
+/// [`load`] with an explicit playbook directory (`None`: no playbook-adjacent variables).
+pub fn load_with_playbook_dir(
+    opts: &LoadOptions,
+    playbook_dir: Option<&Path>,
+) -> Result<Inventory> {
     let mut inv = Inventory::new();
+    for source in &opts.sources {
+        parse_source(&mut inv, source)?;
+    }
     inv.reconcile();
+
+    let groups: Vec<String> = inv.groups().map(|g| g.name.clone()).collect();
+    let hosts: Vec<String> = inv.hosts().map(|h| h.name.clone()).collect();
+    for source in &opts.sources {
+        let dir = if source.is_dir() {
+            source.clone()
+        } else if source.exists() {
+            match source.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            }
+        } else {
+            continue; // a host list
+        };
+        let vars = read_vars_dir(&dir, &groups, &hosts)?;
+        inv.add_inventory_vars_dir(vars);
+    }
+    if let Some(dir) = playbook_dir {
+        let vars = read_vars_dir(dir, &groups, &hosts)?;
+        inv.set_playbook_vars_dir(Some(vars));
+    }
+
+    let extra = parse_extra_vars(&opts.extra_vars)?;
+    inv.set_extra_vars(extra);
     Ok(inv)
 }
+
+fn io_error(path: &Path, source: std::io::Error) -> InventoryError {
+    InventoryError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn origin(path: &Path, line: usize) -> Origin {
+    Origin {
+        file: path.to_path_buf(),
+        line,
+    }
+}
+
+/// Whether a directory source skips this entry (ansible's `IGNORED` regex, default settings).
+pub fn is_ignored(name: &str) -> bool {
+    name.starts_with('.')
+        || matches!(name, "host_vars" | "group_vars" | "vars_plugins")
+        || IGNORED_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+fn parse_source(inv: &mut Inventory, source: &Path) -> Result<()> {
+    let meta = match fs::metadata(source) {
+        Ok(m) => m,
+        Err(e) => {
+            let text = source.to_string_lossy();
+            if text.contains(',') {
+                return parse_host_list(inv, &text);
+            }
+            return Err(io_error(source, e));
+        }
+    };
+    if meta.is_dir() {
+        let mut names: Vec<OsString> = fs::read_dir(source)
+            .map_err(|e| io_error(source, e))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| io_error(source, e))?;
+        names.sort();
+        for name in names {
+            if is_ignored(&name.to_string_lossy()) {
+                continue;
+            }
+            parse_source(inv, &source.join(name))?;
+        }
+        Ok(())
+    } else {
+        parse_file(inv, source)
+    }
+}
+
+/// `-i host1,host2:2222,` (ansible's `host_list` plugin): hosts go to `ungrouped`; an entry
+/// that is not a valid address is taken whole; ranges are not expanded.
+fn parse_host_list(inv: &mut Inventory, text: &str) -> Result<()> {
+    let at = origin(Path::new(text), 1);
+    for entry in text.split(',') {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            continue;
+        }
+        let (host, port) = match yaml::parse_address(entry) {
+            Some((host, port)) if !host.contains('[') => (host, port),
+            _ => (entry.to_owned(), None),
+        };
+        if inv.host(&host).is_some() {
+            continue;
+        }
+        check_host_name(&host).map_err(|reason| InventoryError::BadHostName {
+            origin: at.clone(),
+            name: host.clone(),
+            reason,
+        })?;
+        inv.add_host(&host, Some(UNGROUPED));
+        if let Some(port) = port.filter(|p| *p != 0) {
+            inv.set_host_var(&host, "ansible_port", Value::from(port));
+        }
+    }
+    Ok(())
+}
+
+fn is_executable(meta: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        false
+    }
+}
+
+/// The file's extension with its dot, as Python's `os.path.splitext` gives it (`""` if none).
+fn extension(path: &Path) -> String {
+    path.extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default()
+}
+
+/// One inventory file through Ansible's plugin chain (`script`, `yaml`, `ini`, `toml`).
+fn parse_file(inv: &mut Inventory, path: &Path) -> Result<()> {
+    let bytes = fs::read(path).map_err(|e| io_error(path, e))?;
+    let meta = fs::metadata(path).map_err(|e| io_error(path, e))?;
+    let utf8 = std::str::from_utf8(&bytes).ok();
+    let text = String::from_utf8_lossy(&bytes);
+    let ext = extension(path);
+    if is_executable(&meta) && text.starts_with("#!") {
+        return Err(InventoryError::Syntax {
+            origin: origin(path, 1),
+            message: "inventory scripts are not supported; save the output of `<script> --list` \
+                      as a .json file and use that"
+                .into(),
+        });
+    }
+    if ext == ".toml" {
+        return Err(InventoryError::Syntax {
+            origin: origin(path, 1),
+            message: "TOML inventories are not supported; use the YAML or INI format".into(),
+        });
+    }
+    let yaml_candidate = ext.is_empty() || YAML_EXTENSIONS.contains(&ext.as_str());
+    let mut yaml_error = None;
+    if let (true, Some(text)) = (yaml_candidate, utf8) {
+        let mut trial = inv.clone();
+        match yaml::parse(&mut trial, path, text) {
+            Ok(()) => {
+                *inv = trial;
+                return Ok(());
+            }
+            Err(e) => yaml_error = Some(e),
+        }
+    }
+    let mut trial = inv.clone();
+    match ini::parse(&mut trial, path, &text) {
+        Ok(()) => {
+            if let Some(e) = yaml_error {
+                tracing::debug!(
+                    "{}: not a YAML inventory ({e}), read as INI",
+                    path.display()
+                );
+            }
+            *inv = trial;
+            Ok(())
+        }
+        Err(ini_error) => Err(pick_error(&ext, utf8, path, yaml_error, ini_error)),
+    }
+}
+
+/// When neither plugin reads a file, the error to show: the YAML one for a YAML extension,
+/// or for an extension-less file that is a YAML mapping (it was meant as YAML); else INI's.
+fn pick_error(
+    ext: &str,
+    utf8: Option<&str>,
+    path: &Path,
+    yaml_error: Option<InventoryError>,
+    ini_error: InventoryError,
+) -> InventoryError {
+    let Some(yaml_error) = yaml_error else {
+        return ini_error;
+    };
+    let meant_as_yaml = !ext.is_empty()
+        || utf8.is_some_and(|t| {
+            yaml::load_doc(path, t).is_ok_and(|d| matches!(d.value, Yaml::Map(_)))
+        });
+    if meant_as_yaml { yaml_error } else { ini_error }
+}
+
+/// Loads the `group_vars/` and `host_vars/` files under `dir` for the given names (ansible's
+/// `host_group_vars` plugin).
+pub fn read_vars_dir(dir: &Path, groups: &[String], hosts: &[String]) -> Result<VarsDir> {
+    let real = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mut out = VarsDir::new(&real);
+    for (sub, names, is_group) in [("group_vars", groups, true), ("host_vars", hosts, false)] {
+        let base = real.join(sub);
+        match fs::metadata(&base) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                tracing::warn!("found {} that is not a directory, skipping", base.display());
+                continue;
+            }
+            Err(_) => continue,
+        }
+        for name in names {
+            // Ansible skips entity names that start with the path separator.
+            if name.starts_with('/') {
+                continue;
+            }
+            let mut vars: Option<Vars> = None;
+            for file in find_vars_files(&base, name) {
+                if let Some(v) = load_vars_file(&file)? {
+                    vars.get_or_insert_with(Vars::new).extend(v);
+                }
+            }
+            if let Some(vars) = vars {
+                let map = if is_group {
+                    &mut out.groups
+                } else {
+                    &mut out.hosts
+                };
+                map.insert(name.clone(), vars);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// ansible's `DataLoader.find_vars_files`: the first of `<name>`, `<name>.yml`, `<name>.yaml`,
+/// `<name>.json` that exists wins alone (so `web.yaml` is ignored when `web.yml` exists, and
+/// `web.yml` when a `web/` directory exists); a directory gives all its files, recursively, in
+/// sorted order, skipping hidden files, backups (`~`) and other extensions.
+pub fn find_vars_files(base: &Path, name: &str) -> Vec<PathBuf> {
+    for ext in VARS_EXTENSIONS {
+        let mut full = base.join(name).into_os_string();
+        full.push(ext);
+        let full = PathBuf::from(full);
+        if full.exists() {
+            return if full.is_dir() {
+                dir_vars_files(&full)
+            } else {
+                vec![full]
+            };
+        }
+    }
+    Vec::new()
+}
+
+fn dir_vars_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<OsString> = entries
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    names.sort();
+    let mut found = Vec::new();
+    for name in names {
+        let text = name.to_string_lossy();
+        if text.starts_with('.') || text.ends_with('~') {
+            continue;
+        }
+        let full = dir.join(&name);
+        let ext = extension(Path::new(&name));
+        if full.is_dir() && ext.is_empty() {
+            found.extend(dir_vars_files(&full));
+        } else if full.is_file() && VARS_EXTENSIONS.contains(&ext.as_str()) {
+            found.push(full);
+        }
+    }
+    found
+}
+
+/// One variables file: `None` when it is empty (or otherwise "falsy"), an error unless it is a
+/// mapping.
+fn load_vars_file(path: &Path) -> Result<Option<Vars>> {
+    let text = fs::read_to_string(path).map_err(|e| io_error(path, e))?;
+    let doc = yaml::load_doc(path, &text)?;
+    if yaml::is_empty_doc(&doc) {
+        return Ok(None);
+    }
+    yaml::mapping_to_vars(&doc)
+        .map(Some)
+        .ok_or_else(|| InventoryError::Syntax {
+            origin: origin(path, doc.line),
+            message: "a variables file must hold a mapping".into(),
+        })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extra vars
+// ---------------------------------------------------------------------------------------------
+
+fn bad_extra(text: &str, reason: impl Into<String>) -> InventoryError {
+    InventoryError::BadExtraVars {
+        text: text.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// ansible's `load_extra_vars`: each `-e` in order, later ones replacing earlier keys.
+/// `@file` is a YAML/JSON file; text starting with `{` or `[` is YAML/JSON; anything else is
+/// `key=value` pairs whose values stay strings (`-e x=3` gives `"3"`).
+pub fn parse_extra_vars(args: &[String]) -> Result<Vars> {
+    let mut out = Vars::new();
+    for arg in args {
+        if arg.is_empty() {
+            continue;
+        }
+        let vars = if let Some(file) = arg.strip_prefix('@') {
+            let path = Path::new(file);
+            let text = fs::read_to_string(path).map_err(|e| io_error(path, e))?;
+            let doc = yaml::load_doc(path, &text)?;
+            yaml::mapping_to_vars(&doc)
+                .ok_or_else(|| bad_extra(arg, "could not be made into a dictionary"))?
+        } else if arg.starts_with(['/', '.']) {
+            return Err(bad_extra(arg, "to read a file, prepend its name with '@'"));
+        } else if arg.starts_with(['{', '[']) {
+            let doc = yaml::load_doc(Path::new("<extra vars>"), arg).map_err(|e| match e {
+                InventoryError::Syntax { message, origin } => {
+                    bad_extra(arg, format!("{message} (line {})", origin.line))
+                }
+                other => bad_extra(arg, other.to_string()),
+            })?;
+            yaml::mapping_to_vars(&doc)
+                .ok_or_else(|| bad_extra(arg, "could not be made into a dictionary"))?
+        } else {
+            parse_kv(arg).map_err(|reason| bad_extra(arg, reason))?
+        };
+        out.extend(vars);
+    }
+    Ok(out)
+}
+
+static ESCAPE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"\\U[a-fA-F0-9]{8}|\\u[a-fA-F0-9]{4}|\\x[a-fA-F0-9]{2}|\\N\{[^}]+\}|\\[\\'"abfnrtv]"#,
+    )
+    .expect("regex")
+});
+
+/// ansible's `_decode_escapes` (Python `unicode-escape` on each escape). `\N{NAME}` escapes
+/// and escapes of invalid code points are left as written.
+fn decode_escapes(s: &str) -> String {
+    ESCAPE
+        .replace_all(s, |c: &regex::Captures<'_>| {
+            let m = &c[0];
+            let decoded = match &m[1..2] {
+                "U" | "u" | "x" => u32::from_str_radix(&m[2..], 16)
+                    .ok()
+                    .and_then(char::from_u32),
+                "N" => None,
+                "a" => Some('\x07'),
+                "b" => Some('\x08'),
+                "f" => Some('\x0c'),
+                "n" => Some('\n'),
+                "r" => Some('\r'),
+                "t" => Some('\t'),
+                "v" => Some('\x0b'),
+                other => other.chars().next(),
+            };
+            decoded.map_or_else(|| m.to_owned(), String::from)
+        })
+        .into_owned()
+}
+
+/// ansible's `unquote`.
+fn unquote(s: &str) -> &str {
+    let chars: Vec<char> = s.chars().collect();
+    let n = chars.len();
+    if n > 1 && chars[0] == chars[n - 1] && matches!(chars[0], '"' | '\'') && chars[n - 2] != '\\' {
+        &s[chars[0].len_utf8()..s.len() - chars[n - 1].len_utf8()]
+    } else {
+        s
+    }
+}
+
+/// ansible's `parse_kv(args, check_raw=False)`: words without an unescaped `=` are joined
+/// into `_raw_params` (so `-e foo` sets `_raw_params: foo`, as Ansible does).
+pub fn parse_kv(args: &str) -> std::result::Result<Vars, String> {
+    let mut options = Vars::new();
+    let mut raw: Vec<String> = Vec::new();
+    'words: for orig in split_args(args)? {
+        let x = decode_escapes(&orig);
+        if !x.contains('=') {
+            raw.push(orig);
+            continue;
+        }
+        // The first `=` after the first character that is not preceded by a backslash.
+        let mut pos = 0;
+        loop {
+            let from = pos + x[pos..].chars().next().map_or(1, char::len_utf8);
+            match x.get(from..).and_then(|rest| rest.find('=')) {
+                Some(i) => {
+                    pos = from + i;
+                    if x.as_bytes()[pos - 1] != b'\\' {
+                        break;
+                    }
+                }
+                None => {
+                    raw.push(x.replace("\\=", "="));
+                    continue 'words;
+                }
+            }
+        }
+        let (k, v) = (&x[..pos], &x[pos + 1..]);
+        options.insert(
+            k.trim().to_owned(),
+            Value::String(unquote(v.trim()).to_owned()),
+        );
+    }
+    if !raw.is_empty() {
+        options.insert("_raw_params".into(), Value::String(join_args(&raw)));
+    }
+    Ok(options)
+}
+
+fn join_args(parts: &[String]) -> String {
+    let mut out = String::new();
+    for p in parts {
+        if !(out.is_empty() || out.ends_with('\n')) {
+            out.push(' ');
+        }
+        out.push_str(p);
+    }
+    out
+}
+
+fn quote_state(token: &str, mut quote: Option<char>) -> Option<char> {
+    let mut prev = None;
+    for c in token.chars() {
+        if matches!(c, '"' | '\'') && prev != Some('\\') {
+            match quote {
+                Some(q) if q == c => quote = None,
+                Some(_) => {}
+                None => quote = Some(c),
+            }
+        }
+        prev = Some(c);
+    }
+    quote
+}
+
+fn jinja_depth(token: &str, depth: usize, open: &str, close: &str) -> usize {
+    let (o, c) = (token.matches(open).count(), token.matches(close).count());
+    (depth + o).saturating_sub(c)
+}
+
+/// ansible's `split_args`: split on spaces and newlines, keeping quoted text and Jinja2
+/// blocks (`{{ }}`, `{% %}`, `{# #}`) together.
+fn split_args(args: &str) -> std::result::Result<Vec<String>, String> {
+    let mut params: Vec<String> = Vec::new();
+    if args.is_empty() {
+        return Ok(params);
+    }
+    fn last(params: &mut Vec<String>) -> &mut String {
+        if params.is_empty() {
+            params.push(String::new());
+        }
+        params.last_mut().expect("not empty")
+    }
+    let items: Vec<&str> = args.split('\n').collect();
+    let mut quote = None;
+    let mut inside_quotes = false;
+    let (mut print, mut block, mut comment) = (0usize, 0usize, 0usize);
+    for (item_idx, item) in items.iter().enumerate() {
+        let mut line_continuation = false;
+        for (idx, token) in item.split(' ').enumerate() {
+            if token.is_empty() && idx != 0 {
+                last(&mut params).push(' ');
+                continue;
+            }
+            if token == "\\" && !inside_quotes {
+                line_continuation = true;
+                continue;
+            }
+            let was_inside_quotes = inside_quotes;
+            quote = quote_state(token, quote);
+            inside_quotes = quote.is_some();
+            let in_block = print > 0 || block > 0 || comment > 0;
+            let mut appended = false;
+            if inside_quotes && !was_inside_quotes && !in_block {
+                params.push(token.to_owned());
+                appended = true;
+            } else if in_block || inside_quotes || was_inside_quotes {
+                let spacer = if idx > 0 { " " } else { "" };
+                let l = last(&mut params);
+                l.push_str(spacer);
+                l.push_str(token);
+                appended = true;
+            }
+            for (depth, open, close) in [
+                (&mut print, "{{", "}}"),
+                (&mut block, "{%", "%}"),
+                (&mut comment, "{#", "#}"),
+            ] {
+                let before = *depth;
+                *depth = jinja_depth(token, *depth, open, close);
+                if *depth != before && !appended {
+                    params.push(token.to_owned());
+                    appended = true;
+                }
+            }
+            if print == 0
+                && block == 0
+                && comment == 0
+                && !inside_quotes
+                && !appended
+                && !token.is_empty()
+            {
+                params.push(token.to_owned());
+            }
+        }
+        if items.len() > 1 && item_idx != items.len() - 1 && !line_continuation {
+            last(&mut params).push('\n');
+        }
+    }
+    if print > 0 || block > 0 || comment > 0 || inside_quotes {
+        return Err(format!(
+            "failed at splitting arguments, either an unbalanced jinja2 block or quotes: {args}"
+        ));
+    }
+    Ok(params)
+}
+
+#[cfg(test)]
+mod tests;

@@ -16,7 +16,7 @@ pub mod range;
 pub mod yaml;
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -103,6 +103,28 @@ pub struct Group {
     pub children: Vec<String>,
     /// Parent groups, in order of first appearance.
     pub parents: Vec<String>,
+    /// `ansible_group_priority` as set in the inventory (`None`: Ansible's default, 1). Like
+    /// Ansible, the inventory keeps it here rather than among the group's variables.
+    pub priority: Option<i64>,
+}
+
+/// Variables read from the `group_vars/` and `host_vars/` directories of one directory (beside
+/// an inventory source, or the "playbook" directory), by group and host name.
+#[derive(Debug, Clone, Default)]
+pub struct VarsDir {
+    /// The directory holding `group_vars/` and `host_vars/`.
+    pub dir: PathBuf,
+    pub groups: IndexMap<String, Vars>,
+    pub hosts: IndexMap<String, Vars>,
+}
+
+impl VarsDir {
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            ..Self::default()
+        }
+    }
 }
 
 /// A whole inventory: what every `-i` source said, merged in order.
@@ -112,6 +134,11 @@ pub struct Inventory {
     groups: IndexMap<String, Group>,
     /// `-e` variables: they beat everything, as in Ansible.
     extra_vars: Vars,
+    /// `group_vars/`, `host_vars/` beside each inventory source, in source order.
+    inventory_vars_dirs: Vec<VarsDir>,
+    /// `group_vars/`, `host_vars/` of the playbook directory (for fleetup: the current directory,
+    /// as `ansible`/`ansible-inventory` use it).
+    playbook_vars_dir: Option<VarsDir>,
 }
 
 impl Default for Inventory {
@@ -127,6 +154,8 @@ impl Inventory {
             hosts: IndexMap::new(),
             groups: IndexMap::new(),
             extra_vars: Vars::new(),
+            inventory_vars_dirs: Vec::new(),
+            playbook_vars_dir: None,
         };
         inv.ensure_group(ALL);
         inv.ensure_group(UNGROUPED);
@@ -156,6 +185,24 @@ impl Inventory {
 
     pub fn set_extra_vars(&mut self, vars: Vars) {
         self.extra_vars = vars;
+    }
+
+    /// Adds the `group_vars/`/`host_vars/` of one inventory source (call in source order).
+    pub fn add_inventory_vars_dir(&mut self, vars: VarsDir) {
+        self.inventory_vars_dirs.push(vars);
+    }
+
+    /// Sets the `group_vars/`/`host_vars/` of the playbook directory.
+    pub fn set_playbook_vars_dir(&mut self, vars: Option<VarsDir>) {
+        self.playbook_vars_dir = vars;
+    }
+
+    pub fn inventory_vars_dirs(&self) -> &[VarsDir] {
+        &self.inventory_vars_dirs
+    }
+
+    pub fn playbook_vars_dir(&self) -> Option<&VarsDir> {
+        self.playbook_vars_dir.as_ref()
     }
 
     /// Declares a group (no-op when it exists). The name is checked by the parsers, which know
@@ -202,9 +249,18 @@ impl Inventory {
         }
     }
 
-    /// Sets a variable on a group, declaring the group when needed.
+    /// Sets a variable on a group, declaring the group when needed. `ansible_group_priority`
+    /// sets the group's priority instead (as Python's `int()` reads the value; parsers refuse
+    /// values it cannot read, see [`python_int`]).
     pub fn set_group_var(&mut self, group: &str, key: &str, value: Value) {
-        self.ensure_group(group).vars.insert(key.to_owned(), value);
+        let g = self.ensure_group(group);
+        if key == "ansible_group_priority" {
+            if let Some(p) = python_int(&value) {
+                g.priority = Some(p);
+            }
+            return;
+        }
+        g.vars.insert(key.to_owned(), value);
     }
 
     /// Makes `child` a child group of `parent`, declaring both. Refuses an edge that would
@@ -322,10 +378,21 @@ impl Inventory {
         out
     }
 
-    /// The variables a host ends up with: groups sorted as Ansible sorts them (depth, then
-    /// `ansible_group_priority`, then name) merged shallowest first, then the host's own vars,
-    /// then `-e`. A later value replaces an earlier one whole (Ansible's default
-    /// `hash_behaviour=replace`: dicts are not merged).
+    /// The variables a host ends up with, in ansible-core's `VariableManager.get_vars` order
+    /// (default `VARIABLE_PRECEDENCE`), lowest first:
+    /// 1. the inventory's `all` vars, then the host's other groups' inventory vars, groups
+    ///    sorted as Ansible sorts them (depth, `ansible_group_priority`, name);
+    /// 2. `group_vars/all` beside each inventory source (sources in order), then the playbook
+    ///    directory's;
+    /// 3. the other groups' `group_vars/` files: for each inventory source in order, every
+    ///    group in sorted order (so a later source beats an earlier one whatever the depth),
+    ///    then the playbook directory's;
+    /// 4. the host's inventory vars, its `host_vars/` files (sources, then playbook dir);
+    /// 5. `-e`.
+    ///
+    /// Note that a `group_vars/all.yml` file beats a child group's *inventory* vars: that is
+    /// Ansible's order (checked with ansible-inventory 2.19). A later value replaces an earlier
+    /// one whole (Ansible's default `hash_behaviour=replace`: dicts are not merged).
     pub fn host_vars(&self, host: &str) -> Vars {
         let Some(h) = self.hosts.get(host) else {
             return Vars::new();
@@ -333,24 +400,58 @@ impl Inventory {
         let mut groups: Vec<(usize, i64, String)> = self
             .host_groups(host)
             .into_iter()
-            .map(|g| {
-                let prio = self.groups[&g]
-                    .vars
-                    .get("ansible_group_priority")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(1);
-                (self.depth(&g), prio, g)
-            })
+            .filter(|g| g != ALL)
+            .map(|g| (self.depth(&g), self.groups[&g].priority.unwrap_or(1), g))
             .collect();
         groups.sort();
+        let groups: Vec<&str> = groups.iter().map(|(_, _, g)| g.as_str()).collect();
+        let play = self.playbook_vars_dir.iter();
         let mut vars = Vars::new();
-        for (_, _, g) in &groups {
-            for (k, v) in &self.groups[g].vars {
+        let mut merge = |layer: Option<&Vars>| {
+            for (k, v) in layer.into_iter().flatten() {
+                vars.insert(k.clone(), v.clone());
+            }
+        };
+        merge(self.groups.get(ALL).map(|g| &g.vars));
+        for g in &groups {
+            merge(Some(&self.groups[*g].vars));
+        }
+        for d in self.inventory_vars_dirs.iter().chain(play.clone()) {
+            merge(d.groups.get(ALL));
+        }
+        for d in &self.inventory_vars_dirs {
+            for g in &groups {
+                merge(d.groups.get(*g));
+            }
+        }
+        for d in play.clone() {
+            for g in &groups {
+                merge(d.groups.get(*g));
+            }
+        }
+        merge(Some(&h.vars));
+        for d in self.inventory_vars_dirs.iter().chain(play) {
+            merge(d.hosts.get(host));
+        }
+        merge(Some(&self.extra_vars));
+        vars
+    }
+
+    /// A group's own variables as `ansible-inventory --list --export` shows them: its inventory
+    /// vars, then its `group_vars/` files beside each inventory source, and
+    /// `ansible_group_priority` when it is not 1.
+    pub fn group_vars(&self, group: &str) -> Vars {
+        let Some(g) = self.groups.get(group) else {
+            return Vars::new();
+        };
+        let mut vars = g.vars.clone();
+        for d in &self.inventory_vars_dirs {
+            for (k, v) in d.groups.get(group).into_iter().flatten() {
                 vars.insert(k.clone(), v.clone());
             }
         }
-        for (k, v) in h.vars.iter().chain(self.extra_vars.iter()) {
-            vars.insert(k.clone(), v.clone());
+        if let Some(p) = g.priority.filter(|p| *p != 1) {
+            vars.insert("ansible_group_priority".into(), Value::from(p));
         }
         vars
     }
@@ -382,6 +483,36 @@ impl Inventory {
             level = next;
         }
         out
+    }
+}
+
+/// Python's `int(value)` as Ansible applies it to `ansible_group_priority`: integers, booleans,
+/// floats (truncated) and strings holding an integer (`" 7 "`, `"1_0"`); `None` for anything
+/// Python would refuse.
+pub fn python_int(value: &Value) -> Option<i64> {
+    match value {
+        Value::Bool(b) => Some(i64::from(*b)),
+        Value::Number(n) => n.as_i64().or_else(|| {
+            #[allow(clippy::cast_possible_truncation)]
+            n.as_f64()
+                .filter(|f| f.is_finite() && f.abs() < 9.2e18)
+                .map(|f| f.trunc() as i64)
+        }),
+        Value::String(s) => {
+            let t = s.trim();
+            let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+            let ok = !digits.is_empty()
+                && !digits.starts_with('_')
+                && !digits.ends_with('_')
+                && !digits.contains("__")
+                && digits.chars().all(|c| c.is_ascii_digit() || c == '_');
+            if ok {
+                t.replace('_', "").parse().ok()
+            } else {
+                None
+            }
+        }
+        _ => None,
     }
 }
 

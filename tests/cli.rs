@@ -40,7 +40,7 @@ fn bad_inventory_exits_2_naming_file_and_line() {
             3,
             "hostz",
         ),
-        ("bad-range.ini", "[web]\nweb[05:01]\n", 2, "web[05:01]"),
+        ("bad-range.ini", "[web]\nweb[05:01]\n", 2, "[05:01]"),
         (
             "dash.ini",
             "[web]\nweb1\n-oProxyCommand=evil\n",

@@ -684,10 +684,10 @@ mod tests {
     #[test]
     fn group_priority_is_an_integer() {
         let inv = ok("[g]\nh\n[g:vars]\nansible_group_priority='5'\n");
-        assert_eq!(
-            inv.group("g").unwrap().vars["ansible_group_priority"],
-            json!(5)
-        );
+        // Ansible keeps the priority out of the group's variables.
+        let g = inv.group("g").unwrap();
+        assert_eq!(g.priority, Some(5));
+        assert!(!g.vars.contains_key("ansible_group_priority"));
         let (line, msg) = err("[g]\nh\n[g:vars]\nansible_group_priority=abc\n");
         assert_eq!(line, 4);
         assert!(msg.contains("ansible_group_priority"), "{msg}");

@@ -47,6 +47,8 @@ pub enum RunError {
 pub fn run(settings: &Settings) -> Outcome {
     match dispatch(settings) {
         Ok(outcome) => outcome,
+        // `fleetup inventory --list | head`: the reader left, which is not an error.
+        Err(RunError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Outcome::Success,
         Err(e) => {
             eprintln!("fleetup: {e}");
             Outcome::NothingAttempted
@@ -82,9 +84,7 @@ fn inventory_command(s: &Settings, args: &InventoryArgs) -> Result<Outcome, RunE
     let (inv, selected) = load_selection(s)?;
     let mut out = std::io::stdout().lock();
     if args.list {
-        let doc = inventory::export::list(&inv, &selected);
-        serde_json::to_writer_pretty(&mut out, &doc).map_err(std::io::Error::from)?;
-        writeln!(out)?;
+        write_json(&mut out, &inventory::export::list(&inv, &selected))?;
     } else if args.graph {
         let group = args.group.as_deref().unwrap_or(inventory::ALL);
         if inv.group(group).is_none() {
@@ -97,8 +97,19 @@ fn inventory_command(s: &Settings, args: &InventoryArgs) -> Result<Outcome, RunE
         }
         let vars: serde_json::Map<String, serde_json::Value> =
             inv.host_vars(host).into_iter().collect();
-        serde_json::to_writer_pretty(&mut out, &vars).map_err(std::io::Error::from)?;
-        writeln!(out)?;
+        write_json(&mut out, &serde_json::Value::Object(vars))?;
     }
     Ok(Outcome::Success)
+}
+
+/// Writes JSON the way `ansible-inventory` does (4-space indent, sorted keys, UTF-8 as is), so
+/// `diff <(ansible-inventory --list) <(fleetup inventory --list)` compares like with like.
+fn write_json(out: &mut impl Write, value: &serde_json::Value) -> std::io::Result<()> {
+    use serde::Serialize;
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut *out,
+        serde_json::ser::PrettyFormatter::with_indent(b"    "),
+    );
+    value.serialize(&mut ser).map_err(std::io::Error::from)?;
+    writeln!(out)
 }

@@ -389,6 +389,24 @@ fn first_diff(path: &str, ansible: &Value, ours: &Value) -> Option<String> {
     }
 }
 
+/// The first line where two outputs differ, as `line N: ansible "…" / fleetup "…"`.
+fn first_line_diff(ansible: &[u8], ours: &[u8]) -> Option<String> {
+    let (a, f) = (
+        String::from_utf8_lossy(ansible),
+        String::from_utf8_lossy(ours),
+    );
+    let mut a_lines = a.lines();
+    let mut f_lines = f.lines();
+    for n in 1.. {
+        match (a_lines.next(), f_lines.next()) {
+            (None, None) => return None,
+            (x, y) if x == y => {}
+            (x, y) => return Some(format!("line {n}: ansible {x:?} / fleetup {y:?}")),
+        }
+    }
+    None
+}
+
 fn parse_json(what: &str, out: &Output) -> Result<Value, String> {
     serde_json::from_slice(&out.stdout)
         .map_err(|e| format!("{what} printed no JSON ({e}):\n{}", describe(out)))
@@ -427,10 +445,12 @@ fn list_matches_ansible_inventory_for_every_corpus_inventory() {
                 return Err(format!("fleetup failed:\n{}", describe(f)));
             }
             let fv = parse_json("fleetup", f)?;
-            match first_diff("", &av, &fv) {
-                None => Ok(()),
-                Some(d) => Err(format!("first difference at {d}")),
+            if let Some(d) = first_diff("", &av, &fv) {
+                return Err(format!("first difference at {d}"));
             }
+            // Same data; the text must be the same too, so an operator's `diff` is empty.
+            first_line_diff(&a.stdout, &f.stdout)
+                .map_or(Ok(()), |d| Err(format!("same JSON, different text: {d}")))
         });
         if let Err(e) = result {
             failures.push(format!("[{name}] {e}"));

@@ -693,3 +693,56 @@ fn an_empty_selection_exits_2() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The inventories shown in the docs
+
+/// Every INI and YAML inventory shown in README.md and docs/inventory.md reads the same in
+/// fleetup and Ansible, so the examples an operator copies cannot rot.
+#[test]
+fn inventories_shown_in_the_docs_match_ansible_inventory() {
+    let env = AnsibleEnv::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut files = Vec::new();
+    for doc in ["README.md", "docs/inventory.md"] {
+        let text = std::fs::read_to_string(repo().join(doc)).expect("doc");
+        let mut lines = text.lines();
+        while let Some(line) = lines.next() {
+            let ext = match line.trim() {
+                "```ini" => "ini",
+                "```yaml" => "yml",
+                _ => continue,
+            };
+            let body: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != "```").collect();
+            let path = dir
+                .path()
+                .join(format!("{}-{}.{ext}", doc.replace('/', "_"), files.len()));
+            std::fs::write(&path, body.join("\n") + "\n").expect("write");
+            files.push(path);
+        }
+    }
+    assert!(
+        files.len() >= 3,
+        "the docs lost their inventory examples: {files:?}"
+    );
+    let outputs = parallel(&files, |path| {
+        let a = run(env
+            .command("ansible-inventory")
+            .arg("-i")
+            .arg(path)
+            .arg("--list"));
+        let f = run(fleetup().arg("-i").arg(path).args(["inventory", "--list"]));
+        (a, f)
+    });
+    let mut failures = Vec::new();
+    for (path, (a, f)) in files.iter().zip(&outputs) {
+        let name = path.file_name().unwrap().to_string_lossy();
+        let unparsed = String::from_utf8_lossy(&a.stderr).contains("Unable to parse");
+        if !a.status.success() || unparsed {
+            failures.push(format!("[{name}] Ansible cannot read it:\n{}", describe(a)));
+        } else if let Some(d) = first_line_diff(&a.stdout, &f.stdout) {
+            failures.push(format!("[{name}] {d}\n{}", describe(f)));
+        }
+    }
+    report(&failures, files.len(), "inventories in the docs");
+}

@@ -7,7 +7,7 @@ use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::support::lab::{Lab, Traces, reap, script};
-use crate::support::{describe, run};
+use crate::support::{describe, require_tool, run};
 
 /// How long a stopped lab's processes may take to disappear (down already waits for them).
 const GONE: Duration = Duration::from_secs(5);
@@ -85,6 +85,30 @@ fn three_hosts_strict_keys_private_opt_and_clean_stop() {
     ] {
         assert!(inv.contains(needle), "inventory lacks {needle:?}:\n{inv}");
     }
+
+    // The real `ansible-inventory` reads the inventory: group `lab`, every host and its vars.
+    require_tool("ansible-inventory", "pip install ansible-core");
+    let out = run(Command::new("ansible-inventory")
+        .arg("-i")
+        .arg(lab.inventory())
+        .arg("--list")
+        .env("ANSIBLE_INVENTORY_UNPARSED_WARNING", "False"));
+    assert!(out.status.success(), "{}", describe(&out));
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        listed["lab"]["hosts"],
+        serde_json::json!(names),
+        "{listed:#}"
+    );
+    let vars = &listed["_meta"]["hostvars"]["host002"];
+    assert_eq!(vars["ansible_host"], addrs[1], "{listed:#}");
+    assert_eq!(vars["ansible_user"], "root", "{listed:#}");
+    let key = lab.client_key().display().to_string();
+    assert_eq!(
+        vars["ansible_ssh_private_key_file"],
+        key.as_str(),
+        "{listed:#}"
+    );
 
     // /opt is private to each host: same path, different directories, none of it on the machine.
     let name = unique("lab-probe");

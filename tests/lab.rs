@@ -7,7 +7,7 @@ use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::support::lab::{Lab, Traces, reap, script};
-use crate::support::{describe, require_tool, run};
+use crate::support::{describe, fleetup, require_tool, run};
 
 /// How long a stopped lab's processes may take to disappear (down already waits for them).
 const GONE: Duration = Duration::from_secs(5);
@@ -108,6 +108,17 @@ fn three_hosts_strict_keys_private_opt_and_clean_stop() {
         vars["ansible_ssh_private_key_file"],
         key.as_str(),
         "{listed:#}"
+    );
+    // ... and fleetup reads it exactly as Ansible does.
+    let ours = run(fleetup()
+        .arg("-i")
+        .arg(lab.inventory())
+        .args(["inventory", "--list"]));
+    assert_eq!(
+        ours.stdout,
+        out.stdout,
+        "fleetup differs from ansible-inventory:\n{}",
+        describe(&ours)
     );
 
     // /opt is private to each host: same path, different directories, none of it on the machine.

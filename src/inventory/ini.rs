@@ -21,9 +21,9 @@
 use std::path::Path;
 
 use indexmap::IndexMap;
-use regex::Regex;
 use serde_json::Value;
 
+use super::address::{self, Address};
 use super::{
     Inventory, InventoryError, Origin, Result, UNGROUPED, check_host_name, pyliteral, range,
 };
@@ -222,15 +222,8 @@ impl Parser<'_> {
             // Ansible sets `ansible_port` only when it creates the host, and not for port 0.
             let new = self.inv.host(host).is_none();
             self.inv.add_host(host, Some(group));
-            let port = port
-                .as_deref()
-                .map(|p| p.trim_start_matches('0'))
-                .filter(|p| new && !p.is_empty());
-            if let Some(port) = port {
-                let value = port
-                    .parse::<u64>()
-                    .map_or_else(|_| Value::String(port.to_owned()), Value::from);
-                self.inv.set_host_var(host, "ansible_port", value);
+            if let Some(port) = port.as_ref().filter(|_| new) {
+                self.inv.set_host_var(host, "ansible_port", port.clone());
             }
             for (key, value) in &vars {
                 self.inv.set_host_var(host, key, value.clone());
@@ -240,14 +233,15 @@ impl Parser<'_> {
     }
 
     /// The host names and port of a host pattern (Ansible's `_expand_hostpattern`).
-    fn expand_host_pattern(&self, pattern: &str) -> Result<(Vec<String>, Option<String>)> {
-        let (address, port) = parse_address(pattern).unwrap_or((pattern.to_owned(), None));
-        let hosts = if address.contains('[') {
-            range::expand(&address).map_err(|e| self.syntax(e))?
+    /// The port is the `ansible_port` value, `None` for port 0.
+    fn expand_host_pattern(&self, pattern: &str) -> Result<(Vec<String>, Option<Value>)> {
+        let address = address::parse(pattern).unwrap_or_else(|| Address::whole(pattern));
+        let hosts = if address.host.contains('[') {
+            range::expand(&address.host).map_err(|e| self.syntax(e))?
         } else {
-            vec![address]
+            vec![address.host.clone()]
         };
-        if port.is_none() && pattern.trim_matches(py_isspace).ends_with(':') {
+        if address.port.is_none() && pattern.trim_matches(py_isspace).ends_with(':') {
             return Err(self.syntax(format!(
                 "invalid host pattern '{pattern}': ending in ':' is not allowed, this character is reserved to provide a port"
             )));
@@ -257,7 +251,7 @@ impl Parser<'_> {
                 "invalid host pattern '{pattern}': '---' is normally a sign this is a YAML file"
             )));
         }
-        Ok((hosts, port))
+        Ok((hosts, address.ansible_port()))
     }
 
     fn vars_line(&mut self, line: &str, group: &str) -> Result<()> {
@@ -464,76 +458,6 @@ fn shlex_split(line: &str) -> std::result::Result<Vec<String>, &'static str> {
         words.push(word);
     }
     Ok(words)
-}
-
-// ---- Ansible's parse_address ---------------------------------------------------------------
-
-struct AddressPatterns {
-    bracketed_hostport: Regex,
-    hostport: Regex,
-    ipv4: Regex,
-    ipv6: Regex,
-    hostname: Regex,
-}
-
-fn address_patterns() -> &'static AddressPatterns {
-    static PATTERNS: std::sync::OnceLock<AddressPatterns> = std::sync::OnceLock::new();
-    PATTERNS.get_or_init(|| {
-        let numeric_range = r"\[(?:[0-9]+:[0-9]+)(?::[0-9]+)?\]";
-        let hex_range = r"\[(?:[0-9a-f]+:[0-9a-f]+)(?::[0-9]+)?\]";
-        let alnum_range = r"\[(?:[a-z]:[a-z]|[0-9]+:[0-9]+)(?::[0-9]+)?\]";
-        let v6 = format!(r"(?:[0-9a-f]{{1,4}}|{hex_range})");
-        let v4 = format!(r"(?:[01]?[0-9]{{1,2}}|2[0-4][0-9]|25[0-5]|{numeric_range})");
-        let ipv6 = [
-            format!("(?:{v6}:){{7}}{v6}"),
-            format!("(?:{v6}:){{1,6}}:"),
-            format!("(?:{v6}:)(?::{v6}){{1,6}}"),
-            format!("(?:{v6}:){{2}}(?::{v6}){{1,5}}"),
-            format!("(?:{v6}:){{3}}(?::{v6}){{1,4}}"),
-            format!("(?:{v6}:){{4}}(?::{v6}){{1,3}}"),
-            format!("(?:{v6}:){{5}}(?::{v6}){{1,2}}"),
-            format!("(?:{v6}:){{6}}(?::{v6})"),
-            format!(":(?::{v6}){{1,6}}"),
-            format!("{v6}?::"),
-            format!(r"(?:0:){{6}}(?:{v6}\.){{3}}{v6}"),
-            format!(r"::(?:ffff:)?(?:{v6}\.){{3}}{v6}"),
-            format!(r"(?:0:){{5}}ffff:(?:{v6}\.){{3}}{v6}"),
-        ]
-        .join("|");
-        // Ansible's label also has a look-behind refusing a label that ends in `-` or `_`;
-        // `is_hostname` checks that separately.
-        let label = format!(r"(?:\w|{alnum_range})(?:[\w-]|{alnum_range})*");
-        let re = |s: &str| Regex::new(s).unwrap_or_else(|e| panic!("address pattern {s}: {e}"));
-        AddressPatterns {
-            bracketed_hostport: re(r"^\[(.+)\]:([0-9]+)$"),
-            hostport: re(r"^((?:[^:\[\]]|\[[^\]]*\])*):([0-9]+)$"),
-            ipv4: re(&format!(r"(?i)^(?:{v4}\.){{3}}{v4}$")),
-            ipv6: re(&format!("(?i)^(?:{ipv6})$")),
-            hostname: re(&format!(r"(?i)^{label}(?:\.{label})*$")),
-        }
-    })
-}
-
-/// Ansible's `parse_address(address, allow_ranges=True)`: the host part and the port, or
-/// `None` when the text is not a host identifier (the caller then uses it as written).
-fn parse_address(address: &str) -> Option<(String, Option<String>)> {
-    let patterns = address_patterns();
-    let mut address = address.to_owned();
-    let mut port = None;
-    // Ansible tries both in turn, so `[a:1]:2` strips two ports (the last one wins).
-    for re in [&patterns.bracketed_hostport, &patterns.hostport] {
-        if let Some(c) = re.captures(&address) {
-            let (host, p) = (c[1].to_owned(), c[2].to_owned());
-            address = host;
-            port = Some(p);
-        }
-    }
-    let is_hostname = || {
-        patterns.hostname.is_match(&address)
-            && address.split('.').all(|label| !label.ends_with(['-', '_']))
-    };
-    (patterns.ipv4.is_match(&address) || patterns.ipv6.is_match(&address) || is_hostname())
-        .then_some((address, port))
 }
 
 #[cfg(test)]
@@ -881,22 +805,6 @@ mod tests {
         // `\r`, `\r\n` and form feeds end lines in Python's splitlines.
         let (line, _) = err("a\r\nb\rc\x0cd y\n");
         assert_eq!(line, 4);
-    }
-
-    #[test]
-    fn parse_address_cases() {
-        let pa = |s: &str| parse_address(s);
-        assert_eq!(pa("h:22"), Some(("h".into(), Some("22".into()))));
-        assert_eq!(pa("[::1]:22"), Some(("::1".into(), Some("22".into()))));
-        assert_eq!(pa("fe80::1"), Some(("fe80::1".into(), None)));
-        assert_eq!(
-            pa("192.168.0.[1:3]:22"),
-            Some(("192.168.0.[1:3]".into(), Some("22".into())))
-        );
-        assert_eq!(pa("web_"), None);
-        assert_eq!(pa("web-.x"), None);
-        assert_eq!(pa("w[ab:cd]"), None);
-        assert_eq!(pa("h:abc"), None);
     }
 
     #[test]

@@ -28,6 +28,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::Value;
 
+use super::address::{self, Address};
 use super::yaml::{self, Yaml};
 use super::{
     Inventory, InventoryError, Origin, Result, UNGROUPED, Vars, VarsDir, check_host_name, ini,
@@ -159,21 +160,23 @@ fn parse_host_list(inv: &mut Inventory, text: &str) -> Result<()> {
         if entry.is_empty() {
             continue;
         }
-        let (host, port) = match yaml::parse_address(entry) {
-            Some((host, port)) if !host.contains('[') => (host, port),
-            _ => (entry.to_owned(), None),
+        // `allow_ranges=False`: an address with a range is not an address.
+        let address = match address::parse(entry) {
+            Some(a) if !a.host.contains('[') => a,
+            _ => Address::whole(entry),
         };
-        if inv.host(&host).is_some() {
+        let host = &address.host;
+        if inv.host(host).is_some() {
             continue;
         }
-        check_host_name(&host).map_err(|reason| InventoryError::BadHostName {
+        check_host_name(host).map_err(|reason| InventoryError::BadHostName {
             origin: at.clone(),
             name: host.clone(),
             reason,
         })?;
-        inv.add_host(&host, Some(UNGROUPED));
-        if let Some(port) = port.filter(|p| *p != 0) {
-            inv.set_host_var(&host, "ansible_port", Value::from(port));
+        inv.add_host(host, Some(UNGROUPED));
+        if let Some(port) = address.ansible_port() {
+            inv.set_host_var(host, "ansible_port", port);
         }
     }
     Ok(())

@@ -7,6 +7,7 @@
 //! only call the builder methods here; precedence, `ungrouped` reconciliation and pattern
 //! selection live in one place each.
 
+pub mod address;
 pub mod export;
 pub mod ini;
 pub mod load;

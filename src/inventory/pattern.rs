@@ -34,7 +34,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{ALL, Inventory, InventoryError, Result};
+use super::{ALL, Inventory, InventoryError, Result, address};
 
 /// The hosts `pattern` selects, in Ansible's order.
 pub fn select(inv: &Inventory, pattern: &str) -> Result<Vec<String>> {
@@ -113,7 +113,7 @@ fn split_host_pattern(pattern: &str) -> Vec<String> {
         LazyLock::new(|| Regex::new(r"(?:[^\s:\[\]]|\[[^\]]*\])+").expect("valid regex"));
     let parts: Vec<&str> = if pattern.contains(',') {
         pattern.split(',').collect()
-    } else if is_address(pattern) {
+    } else if address::is_address(pattern) {
         vec![pattern]
     } else {
         RUNS.find_iter(pattern).map(|m| m.as_str()).collect()
@@ -124,61 +124,6 @@ fn split_host_pattern(pattern: &str) -> Vec<String> {
         .filter(|p| !p.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-/// Whether Ansible's `parse_address(pattern, allow_ranges=True)` accepts `s`: an IPv4 or IPv6
-/// address or a host name, possibly with `[x:y]` ranges, possibly with a `:port`.
-fn is_address(s: &str) -> bool {
-    const NUM_RANGE: &str = r"\[[0-9]+:[0-9]+(?::[0-9]+)?\]";
-    const HEX_RANGE: &str = r"\[[0-9a-f]+:[0-9a-f]+(?::[0-9]+)?\]";
-    static BRACKETED: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"^\[(.+)\]:([0-9]+)$").expect("valid regex"));
-    static HOSTPORT: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"^((?:[^:\[\]]|\[[^\]]*\])*):([0-9]+)$").expect("valid regex")
-    });
-    static IPV4: LazyLock<Regex> = LazyLock::new(|| {
-        let c = format!(r"(?:[01]?[0-9]{{1,2}}|2[0-4][0-9]|25[0-5]|{NUM_RANGE})");
-        Regex::new(&format!(r"(?i)^(?:{c}\.){{3}}{c}$")).expect("valid regex")
-    });
-    static IPV6: LazyLock<Regex> = LazyLock::new(|| {
-        let c = format!(r"(?:[0-9a-f]{{1,4}}|{HEX_RANGE})");
-        let alts = [
-            format!(r"(?:{c}:){{7}}{c}"),
-            format!(r"(?:{c}:){{1,6}}:"),
-            format!(r"(?:{c}:)(?::{c}){{1,6}}"),
-            format!(r"(?:{c}:){{2}}(?::{c}){{1,5}}"),
-            format!(r"(?:{c}:){{3}}(?::{c}){{1,4}}"),
-            format!(r"(?:{c}:){{4}}(?::{c}){{1,3}}"),
-            format!(r"(?:{c}:){{5}}(?::{c}){{1,2}}"),
-            format!(r"(?:{c}:){{6}}(?::{c})"),
-            format!(r":(?::{c}){{1,6}}"),
-            format!(r"{c}?::"),
-            format!(r"(?:0:){{6}}(?:{c}\.){{3}}{c}"),
-            format!(r"::(?:ffff:)?(?:{c}\.){{3}}{c}"),
-            format!(r"(?:0:){{5}}ffff:(?:{c}\.){{3}}{c}"),
-        ];
-        Regex::new(&format!("(?i)^(?:{})$", alts.join("|"))).expect("valid regex")
-    });
-    static LABEL: LazyLock<Regex> = LazyLock::new(|| {
-        let r = r"\[(?:[a-z]:[a-z]|[0-9]+:[0-9]+)(?::[0-9]+)?\]";
-        Regex::new(&format!(r"(?i)^(?:\w|{r})(?:[\w-]|{r})*$")).expect("valid regex")
-    });
-
-    // Python's parse_address tries both port forms in turn, each on what the last one left.
-    let mut address = s.to_owned();
-    for re in [&*BRACKETED, &*HOSTPORT] {
-        if let Some(c) = re.captures(&address) {
-            address = c[1].to_owned();
-        }
-    }
-    if IPV4.is_match(&address) || IPV6.is_match(&address) {
-        return true;
-    }
-    // Host name: dot-separated labels, none ending in '-' or '_' (Ansible's look-behind).
-    // Ranges hold no dots, so splitting on '.' is exact.
-    address
-        .split('.')
-        .all(|l| LABEL.is_match(l) && !l.ends_with(['-', '_']))
 }
 
 /// Ansible's `order_patterns`.

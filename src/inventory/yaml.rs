@@ -20,6 +20,7 @@ use regex::Regex;
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span};
 use serde_json::{Map, Number, Value};
 
+use super::address::{self, Address};
 use super::{Inventory, InventoryError, Origin, Result, Vars, check_host_name, range};
 
 /// Reads one YAML inventory file into `inv`.
@@ -993,68 +994,6 @@ fn construct_timestamp(value: &str) -> Option<String> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Host addresses (ansible's parse_address with ranges allowed)
-// ---------------------------------------------------------------------------------------------
-
-const NUMERIC_RANGE: &str = r"\[(?:[0-9]+:[0-9]+)(?::[0-9]+)?\]";
-const HEX_RANGE: &str = r"\[(?:[0-9a-f]+:[0-9a-f]+)(?::[0-9]+)?\]";
-const ALNUM_RANGE: &str = r"\[(?:[a-z]:[a-z]|[0-9]+:[0-9]+)(?::[0-9]+)?\]";
-
-static RE_BRACKETED_HOSTPORT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\[(.+)\]:([0-9]+)$").expect("regex"));
-static RE_HOSTPORT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^((?:[^:\[\]]|\[[^\]]*\])*):([0-9]+)$").expect("regex"));
-static RE_IPV4: LazyLock<Regex> = LazyLock::new(|| {
-    let c = format!("(?:[01]?[0-9]{{1,2}}|2[0-4][0-9]|25[0-5]|{NUMERIC_RANGE})");
-    Regex::new(&format!(r"(?i)^(?:{c}\.){{3}}{c}$")).expect("regex")
-});
-static RE_IPV6: LazyLock<Regex> = LazyLock::new(|| {
-    let c = format!("(?:[0-9a-f]{{1,4}}|{HEX_RANGE})");
-    let alternatives = [
-        format!("(?:{c}:){{7}}{c}"),
-        format!("(?:{c}:){{1,6}}:"),
-        format!("(?:{c}:)(?::{c}){{1,6}}"),
-        format!("(?:{c}:){{2}}(?::{c}){{1,5}}"),
-        format!("(?:{c}:){{3}}(?::{c}){{1,4}}"),
-        format!("(?:{c}:){{4}}(?::{c}){{1,3}}"),
-        format!("(?:{c}:){{5}}(?::{c}){{1,2}}"),
-        format!("(?:{c}:){{6}}(?::{c})"),
-        format!(":(?::{c}){{1,6}}"),
-        format!("{c}?::"),
-        format!(r"(?:0:){{6}}(?:{c}\.){{3}}{c}"),
-        format!(r"::(?:ffff:)?(?:{c}\.){{3}}{c}"),
-        format!(r"(?:0:){{5}}ffff:(?:{c}\.){{3}}{c}"),
-    ];
-    Regex::new(&format!("(?i)^(?:{})$", alternatives.join("|"))).expect("regex")
-});
-static RE_HOSTNAME: LazyLock<Regex> = LazyLock::new(|| {
-    // A label starts with a word character or a range, continues with word characters, `-` or
-    // ranges, and does not end with `_` or `-` (Python's `(?<![_-])`, spelled without
-    // look-behind).
-    let r = ALNUM_RANGE;
-    let label = format!(r"(?:(?:[^\W_]|{r})|(?:\w|{r})(?:[\w-]|{r})*(?:[^\W_]|{r}))");
-    Regex::new(&format!(r"(?i)^{label}(?:\.{label})*$")).expect("regex")
-});
-
-/// ansible's `parse_address(address, allow_ranges=True)`: the host part and the port, or
-/// `None` when the text is not a recognisable host (then Ansible uses it whole, without port).
-pub(crate) fn parse_address(address: &str) -> Option<(String, Option<u64>)> {
-    let mut host = address.to_owned();
-    let mut port = None;
-    for re in [&*RE_BRACKETED_HOSTPORT, &*RE_HOSTPORT] {
-        if let Some(c) = re.captures(&host) {
-            port = Some(c[2].parse::<u64>().ok()?);
-            host = c[1].to_owned();
-        }
-    }
-    if RE_IPV4.is_match(&host) || RE_IPV6.is_match(&host) || RE_HOSTNAME.is_match(&host) {
-        Some((host, port))
-    } else {
-        None
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // The inventory plugin
 // ---------------------------------------------------------------------------------------------
 
@@ -1237,12 +1176,13 @@ impl Plugin<'_> {
                 ),
             ));
         };
-        let (base, port) = parse_address(text).unwrap_or_else(|| (text.clone(), None));
-        let names = if base.contains('[') {
-            range::expand(&base)
+        let address = address::parse(text).unwrap_or_else(|| Address::whole(text));
+        let port = address.ansible_port();
+        let names = if address.host.contains('[') {
+            range::expand(&address.host)
                 .map_err(|e| syntax(self.at(pattern.line), format!("host pattern '{text}': {e}")))?
         } else {
-            vec![base]
+            vec![address.host]
         };
         let vars: &[(Node, Node)] = match &data.value {
             Yaml::Null => &[],
@@ -1266,9 +1206,8 @@ impl Plugin<'_> {
             let new = self.inv.host(&name).is_none();
             self.inv.add_host(&name, Some(group));
             // Ansible sets the port only when it creates the host, and not for port 0.
-            if let Some(port) = port.filter(|p| new && *p != 0) {
-                self.inv
-                    .set_host_var(&name, "ansible_port", Value::from(port));
+            if let Some(port) = port.as_ref().filter(|_| new) {
+                self.inv.set_host_var(&name, "ansible_port", port.clone());
             }
             for (k, v) in vars {
                 self.inv

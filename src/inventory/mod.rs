@@ -16,6 +16,9 @@ pub mod pyliteral;
 pub mod range;
 pub mod yaml;
 
+#[cfg(test)]
+mod testutil;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -538,15 +541,9 @@ pub fn check_host_name(name: &str) -> std::result::Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    use super::testutil::here;
     use super::*;
     use serde_json::json;
-
-    fn here() -> Origin {
-        Origin {
-            file: "t".into(),
-            line: 1,
-        }
-    }
 
     #[test]
     fn precedence_child_beats_parent_host_beats_group_extra_beats_all() {

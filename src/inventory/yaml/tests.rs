@@ -1,8 +1,9 @@
 //! Expected values were checked against ansible-core 2.19.14 (`ansible-inventory -i X --list`)
 //! unless a comment says otherwise.
 
+use super::value::py_float_repr;
 use super::*;
-use crate::inventory::{ALL, UNGROUPED};
+use crate::inventory::{ALL, Inventory, UNGROUPED};
 use serde_json::json;
 
 fn p() -> &'static Path {

@@ -263,7 +263,7 @@ impl Parser<'_> {
         if key == "ansible_group_priority" {
             // Ansible stores `int(value)` as the group's priority and fails when Python's
             // `int()` does.
-            let priority = python_int(&value).ok_or_else(|| {
+            let priority = super::python_int(&value).ok_or_else(|| {
                 self.syntax(format!(
                     "ansible_group_priority must be an integer, got: {value}"
                 ))
@@ -300,20 +300,6 @@ impl Parser<'_> {
             Ok(None) => Ok(Value::String(text.to_owned())),
             Err(e) => Err(self.syntax(format!("invalid value {text}: {e}"))),
         }
-    }
-}
-
-/// Python's `int(value)` on what `literal_eval` produced.
-fn python_int(value: &Value) -> Option<i64> {
-    match value {
-        Value::Bool(b) => Some(i64::from(*b)),
-        Value::Number(n) => n.as_i64().or_else(|| {
-            let f = n.as_f64()?;
-            // `int(2.9)` is 2; the saturating cast is bounded by the range check.
-            (f.is_finite() && f.abs() < 9.2e18).then(|| f.trunc() as i64)
-        }),
-        Value::String(s) => range::py_int(s).and_then(|v| i64::try_from(v).ok()),
-        _ => None,
     }
 }
 

@@ -502,20 +502,7 @@ pub fn python_int(value: &Value) -> Option<i64> {
                 .filter(|f| f.is_finite() && f.abs() < 9.2e18)
                 .map(|f| f.trunc() as i64)
         }),
-        Value::String(s) => {
-            let t = s.trim();
-            let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
-            let ok = !digits.is_empty()
-                && !digits.starts_with('_')
-                && !digits.ends_with('_')
-                && !digits.contains("__")
-                && digits.chars().all(|c| c.is_ascii_digit() || c == '_');
-            if ok {
-                t.replace('_', "").parse().ok()
-            } else {
-                None
-            }
-        }
+        Value::String(s) => range::py_int(s).and_then(|v| i64::try_from(v).ok()),
         _ => None,
     }
 }

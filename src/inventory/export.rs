@@ -199,51 +199,9 @@ fn graph_group(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{Origin, UNGROUPED, Vars};
+    use crate::inventory::Vars;
+    use crate::inventory::testutil::{example, here};
     use serde_json::json;
-
-    fn here() -> Origin {
-        Origin {
-            file: "t".into(),
-            line: 1,
-        }
-    }
-
-    /// The inventory `ansible-inventory` was run on for the expected outputs below:
-    /// ```ini
-    /// lonely a=1
-    /// [web]
-    /// web1 x=1
-    /// web2
-    /// web3:2222
-    /// [db]
-    /// db1
-    /// web1
-    /// [prod:children]
-    /// web
-    /// db
-    /// [empty]
-    /// [prod:vars]
-    /// p=1
-    /// ```
-    fn inv() -> Inventory {
-        let mut inv = Inventory::new();
-        inv.add_host("lonely", Some(UNGROUPED));
-        inv.set_host_var("lonely", "a", json!(1));
-        for h in ["web1", "web2", "web3"] {
-            inv.add_host(h, Some("web"));
-        }
-        inv.set_host_var("web1", "x", json!(1));
-        inv.set_host_var("web3", "ansible_port", json!(2222));
-        inv.add_host("db1", Some("db"));
-        inv.add_host("web1", Some("db"));
-        inv.add_child("prod", "web", &here()).unwrap();
-        inv.add_child("prod", "db", &here()).unwrap();
-        inv.add_group("empty");
-        inv.set_group_var("prod", "p", json!(1));
-        inv.reconcile();
-        inv
-    }
 
     fn all_hosts(inv: &Inventory) -> Vec<String> {
         inv.group_hosts(ALL)
@@ -251,7 +209,7 @@ mod tests {
 
     #[test]
     fn list_matches_ansible_inventory() {
-        let inv = inv();
+        let inv = example();
         let expected = json!({
             "_meta": {
                 "hostvars": {
@@ -275,7 +233,7 @@ mod tests {
     #[test]
     fn list_with_a_limit_drops_empty_groups_but_keeps_child_names() {
         // `ansible-inventory --list --limit db`
-        let inv = inv();
+        let inv = example();
         let expected = json!({
             "_meta": {
                 "hostvars": {"db1": {"p": 1}, "web1": {"p": 1, "x": 1}},
@@ -319,7 +277,7 @@ mod tests {
 
     #[test]
     fn graph_matches_ansible_inventory_byte_for_byte() {
-        let inv = inv();
+        let inv = example();
         let expected = "\
 @all:
   |--@ungrouped:
@@ -350,7 +308,7 @@ mod tests {
 
     #[test]
     fn graph_shows_only_selected_hosts() {
-        let inv = inv();
+        let inv = example();
         let expected = "\
 @prod:
   |--@web:

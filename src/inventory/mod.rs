@@ -7,6 +7,7 @@
 //! only call the builder methods here; precedence, `ungrouped` reconciliation and pattern
 //! selection live in one place each.
 
+pub mod address;
 pub mod export;
 pub mod ini;
 pub mod load;
@@ -14,6 +15,9 @@ pub mod pattern;
 pub mod pyliteral;
 pub mod range;
 pub mod yaml;
+
+#[cfg(test)]
+mod testutil;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -498,20 +502,7 @@ pub fn python_int(value: &Value) -> Option<i64> {
                 .filter(|f| f.is_finite() && f.abs() < 9.2e18)
                 .map(|f| f.trunc() as i64)
         }),
-        Value::String(s) => {
-            let t = s.trim();
-            let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
-            let ok = !digits.is_empty()
-                && !digits.starts_with('_')
-                && !digits.ends_with('_')
-                && !digits.contains("__")
-                && digits.chars().all(|c| c.is_ascii_digit() || c == '_');
-            if ok {
-                t.replace('_', "").parse().ok()
-            } else {
-                None
-            }
-        }
+        Value::String(s) => range::py_int(s).and_then(|v| i64::try_from(v).ok()),
         _ => None,
     }
 }
@@ -536,69 +527,4 @@ pub fn check_host_name(name: &str) -> std::result::Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn here() -> Origin {
-        Origin {
-            file: "t".into(),
-            line: 1,
-        }
-    }
-
-    #[test]
-    fn precedence_child_beats_parent_host_beats_group_extra_beats_all() {
-        let mut inv = Inventory::new();
-        inv.add_host("h", Some("web"));
-        inv.add_child("prod", "web", &here()).unwrap();
-        inv.set_group_var(ALL, "x", json!("all"));
-        inv.set_group_var("prod", "x", json!("prod"));
-        assert_eq!(inv.host_vars("h")["x"], json!("prod"));
-        inv.set_group_var("web", "x", json!("web"));
-        assert_eq!(inv.host_vars("h")["x"], json!("web"));
-        inv.set_host_var("h", "x", json!("host"));
-        assert_eq!(inv.host_vars("h")["x"], json!("host"));
-        inv.set_extra_vars(Vars::from([("x".to_owned(), json!("extra"))]));
-        assert_eq!(inv.host_vars("h")["x"], json!("extra"));
-    }
-
-    #[test]
-    fn cycle_is_refused() {
-        let mut inv = Inventory::new();
-        inv.add_child("a", "b", &here()).unwrap();
-        inv.add_child("b", "c", &here()).unwrap();
-        let err = inv.add_child("c", "a", &here()).unwrap_err();
-        assert!(matches!(err, InventoryError::Cycle { .. }), "{err}");
-        assert!(inv.add_child("a", "a", &here()).is_err());
-    }
-
-    #[test]
-    fn reconcile_moves_hosts_in_and_out_of_ungrouped() {
-        let mut inv = Inventory::new();
-        inv.add_host("lonely", None);
-        inv.add_host("both", Some(UNGROUPED));
-        inv.add_host("both", Some("web"));
-        inv.reconcile();
-        assert_eq!(inv.group(UNGROUPED).unwrap().hosts, vec!["lonely"]);
-        assert_eq!(inv.group(ALL).unwrap().children, vec![UNGROUPED, "web"]);
-    }
-
-    #[test]
-    fn depth_is_longest_path() {
-        let mut inv = Inventory::new();
-        inv.add_child("a", "b", &here()).unwrap();
-        inv.add_child("b", "c", &here()).unwrap();
-        inv.add_child("a", "c", &here()).unwrap();
-        inv.reconcile();
-        assert_eq!(inv.depth("a"), 1);
-        assert_eq!(inv.depth("c"), 3);
-    }
-
-    #[test]
-    fn host_names_that_look_like_options_are_refused() {
-        assert!(check_host_name("-oProxyCommand=x").is_err());
-        assert!(check_host_name("a b").is_err());
-        assert!(check_host_name("web01.example.com").is_ok());
-    }
-}
+mod tests;

@@ -34,7 +34,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{ALL, Inventory, InventoryError, Result};
+use super::{ALL, Inventory, InventoryError, Result, address};
 
 /// The hosts `pattern` selects, in Ansible's order.
 pub fn select(inv: &Inventory, pattern: &str) -> Result<Vec<String>> {
@@ -113,7 +113,7 @@ fn split_host_pattern(pattern: &str) -> Vec<String> {
         LazyLock::new(|| Regex::new(r"(?:[^\s:\[\]]|\[[^\]]*\])+").expect("valid regex"));
     let parts: Vec<&str> = if pattern.contains(',') {
         pattern.split(',').collect()
-    } else if is_address(pattern) {
+    } else if address::is_address(pattern) {
         vec![pattern]
     } else {
         RUNS.find_iter(pattern).map(|m| m.as_str()).collect()
@@ -124,61 +124,6 @@ fn split_host_pattern(pattern: &str) -> Vec<String> {
         .filter(|p| !p.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-/// Whether Ansible's `parse_address(pattern, allow_ranges=True)` accepts `s`: an IPv4 or IPv6
-/// address or a host name, possibly with `[x:y]` ranges, possibly with a `:port`.
-fn is_address(s: &str) -> bool {
-    const NUM_RANGE: &str = r"\[[0-9]+:[0-9]+(?::[0-9]+)?\]";
-    const HEX_RANGE: &str = r"\[[0-9a-f]+:[0-9a-f]+(?::[0-9]+)?\]";
-    static BRACKETED: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"^\[(.+)\]:([0-9]+)$").expect("valid regex"));
-    static HOSTPORT: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"^((?:[^:\[\]]|\[[^\]]*\])*):([0-9]+)$").expect("valid regex")
-    });
-    static IPV4: LazyLock<Regex> = LazyLock::new(|| {
-        let c = format!(r"(?:[01]?[0-9]{{1,2}}|2[0-4][0-9]|25[0-5]|{NUM_RANGE})");
-        Regex::new(&format!(r"(?i)^(?:{c}\.){{3}}{c}$")).expect("valid regex")
-    });
-    static IPV6: LazyLock<Regex> = LazyLock::new(|| {
-        let c = format!(r"(?:[0-9a-f]{{1,4}}|{HEX_RANGE})");
-        let alts = [
-            format!(r"(?:{c}:){{7}}{c}"),
-            format!(r"(?:{c}:){{1,6}}:"),
-            format!(r"(?:{c}:)(?::{c}){{1,6}}"),
-            format!(r"(?:{c}:){{2}}(?::{c}){{1,5}}"),
-            format!(r"(?:{c}:){{3}}(?::{c}){{1,4}}"),
-            format!(r"(?:{c}:){{4}}(?::{c}){{1,3}}"),
-            format!(r"(?:{c}:){{5}}(?::{c}){{1,2}}"),
-            format!(r"(?:{c}:){{6}}(?::{c})"),
-            format!(r":(?::{c}){{1,6}}"),
-            format!(r"{c}?::"),
-            format!(r"(?:0:){{6}}(?:{c}\.){{3}}{c}"),
-            format!(r"::(?:ffff:)?(?:{c}\.){{3}}{c}"),
-            format!(r"(?:0:){{5}}ffff:(?:{c}\.){{3}}{c}"),
-        ];
-        Regex::new(&format!("(?i)^(?:{})$", alts.join("|"))).expect("valid regex")
-    });
-    static LABEL: LazyLock<Regex> = LazyLock::new(|| {
-        let r = r"\[(?:[a-z]:[a-z]|[0-9]+:[0-9]+)(?::[0-9]+)?\]";
-        Regex::new(&format!(r"(?i)^(?:\w|{r})(?:[\w-]|{r})*$")).expect("valid regex")
-    });
-
-    // Python's parse_address tries both port forms in turn, each on what the last one left.
-    let mut address = s.to_owned();
-    for re in [&*BRACKETED, &*HOSTPORT] {
-        if let Some(c) = re.captures(&address) {
-            address = c[1].to_owned();
-        }
-    }
-    if IPV4.is_match(&address) || IPV6.is_match(&address) {
-        return true;
-    }
-    // Host name: dot-separated labels, none ending in '-' or '_' (Ansible's look-behind).
-    // Ranges hold no dots, so splitting on '.' is exact.
-    address
-        .split('.')
-        .all(|l| LABEL.is_match(l) && !l.ends_with(['-', '_']))
 }
 
 /// Ansible's `order_patterns`.
@@ -531,192 +476,4 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::inventory::{Origin, UNGROUPED};
-
-    fn here() -> Origin {
-        Origin {
-            file: "t".into(),
-            line: 1,
-        }
-    }
-
-    /// The inventory of the examples: lonely (ungrouped); web: web1 web2 web3; db: db1 web1;
-    /// prod: children web, db; an empty group.
-    fn inv() -> Inventory {
-        let mut inv = Inventory::new();
-        inv.add_host("lonely", Some(UNGROUPED));
-        for h in ["web1", "web2", "web3"] {
-            inv.add_host(h, Some("web"));
-        }
-        inv.add_host("db1", Some("db"));
-        inv.add_host("web1", Some("db"));
-        inv.add_child("prod", "web", &here()).unwrap();
-        inv.add_child("prod", "db", &here()).unwrap();
-        inv.add_group("empty");
-        inv.reconcile();
-        inv
-    }
-
-    fn sel(p: &str) -> Vec<String> {
-        select(&inv(), p).unwrap_or_else(|e| panic!("{p}: {e}"))
-    }
-
-    #[test]
-    fn splitting_follows_ansible() {
-        assert_eq!(
-            split_host_pattern("a,b[1], c[2:3] , d"),
-            ["a", "b[1]", "c[2:3]", "d"]
-        );
-        assert_eq!(split_host_pattern("web:&db:!x"), ["web", "&db", "!x"]);
-        assert_eq!(split_host_pattern("web[0:2]:db"), ["web[0:2]", "db"]);
-        assert_eq!(split_host_pattern("web db"), ["web", "db"]);
-        assert_eq!(split_host_pattern("web[1:3]"), ["web[1:3]"]);
-        assert_eq!(split_host_pattern("db:80"), ["db:80"]);
-        assert_eq!(split_host_pattern("fe80::1"), ["fe80::1"]);
-        assert_eq!(split_host_pattern("10.0.0.1:22"), ["10.0.0.1:22"]);
-        assert_eq!(split_host_pattern("~web\\d+"), ["~web\\d+"]);
-        assert_eq!(split_host_pattern("web-:db"), ["web-", "db"]);
-    }
-
-    #[test]
-    fn order_and_set_operations() {
-        assert_eq!(sel("all"), ["lonely", "web1", "web2", "web3", "db1"]);
-        assert_eq!(sel("db:web"), ["db1", "web1", "web2", "web3"]);
-        assert_eq!(sel("db:web:!web2"), ["db1", "web1", "web3"]);
-        assert_eq!(sel("!web2"), ["lonely", "web1", "web3", "db1"]);
-        assert_eq!(sel("!web2:db"), ["db1", "web1"]);
-        assert_eq!(sel("&db:web"), ["web1"]);
-        assert_eq!(sel("web1,web2 "), ["web1", "web2"]);
-        assert_eq!(sel("web db"), ["web1", "web2", "web3", "db1"]);
-    }
-
-    #[test]
-    fn globs_and_regexes() {
-        // `a*` and `al*` match the group `all` (Ansible's docstring says otherwise; its code
-        // and its output agree with this).
-        assert_eq!(sel("a*"), sel("all"));
-        assert_eq!(sel("web*"), ["web1", "web2", "web3"]);
-        assert_eq!(sel("~w"), ["web1", "web2", "web3"]);
-        assert_eq!(sel("~web[12]"), ["web1", "web2"]);
-        assert!(
-            select(&inv(), "~eb").is_err(),
-            "re.match is anchored at the start"
-        );
-        assert_eq!(sel("[dw]*1"), ["web1", "db1"]);
-        assert_eq!(sel("web[!1]"), sel("web2:web3"));
-        assert!(select(&inv(), "WEB").is_err(), "case-sensitive");
-    }
-
-    #[test]
-    fn subscripts_have_ansibles_quirks() {
-        assert_eq!(sel("web[0]"), ["web1"]);
-        assert_eq!(sel("web[-1]"), ["web3"]);
-        assert_eq!(sel("web[0:1]"), ["web1", "web2"]);
-        assert_eq!(sel("web[1:]"), ["web2", "web3"]);
-        assert_eq!(sel("web[1:0]"), ["web2"]);
-        assert_eq!(sel("web[0-1]"), ["web1", "web2"]);
-        assert_eq!(sel("web[1:99]"), ["web2", "web3"]);
-        assert_eq!(sel("prod[1:3]"), ["web2", "web3", "db1"]);
-        assert_eq!(sel("prod:&db[1]"), ["web1"]);
-        assert_eq!(sel("lonely[0]"), ["lonely"]);
-        // `web*` is the group's hosts followed by the matching host names, duplicates kept
-        // until the subscript is applied.
-        assert_eq!(sel("web*[4]"), ["web2"]);
-        let e = select(&inv(), "web[5]").unwrap_err().to_string();
-        assert!(e.contains("'web[5]'") && e.contains("out of range"), "{e}");
-        let e = select(&inv(), "web[2:1]").unwrap_err().to_string();
-        assert!(e.contains("'web[2:1]' selects no hosts"), "{e}");
-    }
-
-    #[test]
-    fn exact_host_names_win_over_globs() {
-        let mut inv = Inventory::new();
-        for h in ["app*", "app1", "app2"] {
-            inv.add_host(h, Some(ALL));
-        }
-        inv.add_host("web1", Some("web"));
-        inv.reconcile();
-        assert_eq!(select(&inv, "app*").unwrap(), ["app*"]);
-        assert_eq!(select(&inv, "app?").unwrap(), ["app*", "app1", "app2"]);
-        assert_eq!(select(&inv, "&app*").unwrap(), ["app*", "app1", "app2"]);
-        assert_eq!(select(&inv, "app*:web").unwrap(), ["app*", "web1"]);
-    }
-
-    #[test]
-    fn host_that_is_also_a_group_name() {
-        let mut inv = Inventory::new();
-        inv.add_host("web", Some("x"));
-        inv.add_host("w1", Some("web"));
-        inv.reconcile();
-        assert_eq!(select(&inv, "web").unwrap(), ["web"]);
-        assert_eq!(select(&inv, "all:&web").unwrap(), ["w1"]);
-    }
-
-    #[test]
-    fn limit_files_are_terms_one_per_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("retry");
-        std::fs::write(&f, "db1\n\n  web2  \n!web3\nweb*\n").unwrap();
-        let p = format!("@{}", f.display());
-        assert_eq!(sel(&p), ["db1", "web2", "web1"]);
-        let e = select(&inv(), "@/nonexistent/limit").unwrap_err();
-        assert!(matches!(e, InventoryError::BadPattern { .. }), "{e}");
-        let e = select(&inv(), &format!("@{}", dir.path().display())).unwrap_err();
-        assert!(matches!(e, InventoryError::BadPattern { .. }), "{e}");
-    }
-
-    #[test]
-    fn unmatched_terms_are_errors_with_a_hint() {
-        let e = select(&inv(), "web:wbe").unwrap_err();
-        let InventoryError::NoMatch { pattern, hint } = &e else {
-            panic!("{e}")
-        };
-        assert_eq!(pattern, "wbe");
-        assert!(hint.contains("'web' (group)"), "{hint}");
-        let e = select(&inv(), "web:!nosuch").unwrap_err().to_string();
-        assert!(e.contains("'!nosuch'"), "{e}");
-        assert!(!e.contains("did you mean"), "{e}");
-        let e = select(&inv(), "localhost").unwrap_err().to_string();
-        assert!(e.contains("'localhost'"), "{e}");
-        let e = select(&inv(), "empty").unwrap_err().to_string();
-        assert!(e.contains("'empty' has no hosts"), "{e}");
-        let e = select(&inv(), "web:&db:!web1").unwrap_err().to_string();
-        assert!(
-            e.contains("'web:&db:!web1'") && e.contains("leave no host"),
-            "{e}"
-        );
-        let e = select(&Inventory::new(), "all").unwrap_err().to_string();
-        assert!(e.contains("no hosts"), "{e}");
-        assert!(matches!(
-            select(&inv(), "~web(").unwrap_err(),
-            InventoryError::BadPattern { .. }
-        ));
-    }
-
-    #[test]
-    fn glob_classes_follow_fnmatch() {
-        let m = |g: &str, s: &str| Matcher::new(g, g).unwrap().is_match(s);
-        assert!(m("[]a]", "]") && m("[]a]", "a"));
-        assert!(m("[!]a]", "b") && !m("[!]a]", "a"));
-        assert!(m("w[", "w[") && !m("w[", "w"));
-        assert!(m("[a-c]", "b") && !m("[a-c]", "-"));
-        assert!(m("[a-]", "-") && m("[-a]", "-"));
-        assert!(
-            !m("[z-a]", "m") && !m("[z-a]", "z"),
-            "reversed ranges are dropped"
-        );
-        assert!(m("[!z-a]", "q"), "a negated empty set is any character");
-        assert!(m("a.b", "a.b") && !m("a.b", "axb"));
-        assert!(m("[\\]", "\\"));
-        assert!(m("[a-b-c]", "-") && m("[a-b-c]", "c"));
-    }
-
-    #[test]
-    fn edit_distance_works() {
-        assert_eq!(edit_distance("web", "wbe"), 2);
-        assert_eq!(edit_distance("", "ab"), 2);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
-}
+mod tests;

@@ -2,9 +2,10 @@
 //! run on the same trees) unless a comment says otherwise. Note: the INI parser is another
 //! module; these tests only rely on INI files *not* producing YAML results.
 
+use super::extra_vars::{decode_escapes, split_args, unquote};
 use super::*;
 use crate::inventory::{ALL, InventoryError};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 
 fn write(root: &Path, rel: &str, text: &str) -> PathBuf {

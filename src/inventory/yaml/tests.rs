@@ -1,8 +1,9 @@
 //! Expected values were checked against ansible-core 2.19.14 (`ansible-inventory -i X --list`)
 //! unless a comment says otherwise.
 
+use super::value::py_float_repr;
 use super::*;
-use crate::inventory::{ALL, UNGROUPED};
+use crate::inventory::{ALL, Inventory, UNGROUPED};
 use serde_json::json;
 
 fn p() -> &'static Path {
@@ -250,29 +251,6 @@ fn syntax_errors_and_multiple_documents_name_the_line() {
     let e = load_value(p(), "a: 1\n---\nb: 2\n").unwrap_err();
     assert_eq!(line_of(&e), 2);
     assert!(e.to_string().contains("single document"), "{e}");
-}
-
-#[test]
-fn parse_address_follows_ansible() {
-    assert_eq!(
-        parse_address("web01:2222"),
-        Some(("web01".into(), Some(2222)))
-    );
-    assert_eq!(parse_address("[::1]:99"), Some(("::1".into(), Some(99))));
-    assert_eq!(parse_address("fe80::1"), Some(("fe80::1".into(), None)));
-    assert_eq!(
-        parse_address("10.0.0.1:22"),
-        Some(("10.0.0.1".into(), Some(22)))
-    );
-    assert_eq!(
-        parse_address("web[01:03].ex.com:22"),
-        Some(("web[01:03].ex.com".into(), Some(22)))
-    );
-    // Labels may not end with `_` or `-`, nor a name with a dot: then the whole text is the
-    // host (checked: `bad_:33` and `h.a.:44` are host names, no port).
-    assert_eq!(parse_address("bad_:33"), None);
-    assert_eq!(parse_address("h.a.:44"), None);
-    assert_eq!(parse_address("a_b-c"), Some(("a_b-c".into(), None)));
 }
 
 #[test]

@@ -1,0 +1,60 @@
+//! Unit tests of the inventory model: precedence, `ungrouped`, cycles, host name checks.
+
+use super::testutil::here;
+use super::*;
+use serde_json::json;
+
+#[test]
+fn precedence_child_beats_parent_host_beats_group_extra_beats_all() {
+    let mut inv = Inventory::new();
+    inv.add_host("h", Some("web"));
+    inv.add_child("prod", "web", &here()).unwrap();
+    inv.set_group_var(ALL, "x", json!("all"));
+    inv.set_group_var("prod", "x", json!("prod"));
+    assert_eq!(inv.host_vars("h")["x"], json!("prod"));
+    inv.set_group_var("web", "x", json!("web"));
+    assert_eq!(inv.host_vars("h")["x"], json!("web"));
+    inv.set_host_var("h", "x", json!("host"));
+    assert_eq!(inv.host_vars("h")["x"], json!("host"));
+    inv.set_extra_vars(Vars::from([("x".to_owned(), json!("extra"))]));
+    assert_eq!(inv.host_vars("h")["x"], json!("extra"));
+}
+
+#[test]
+fn cycle_is_refused() {
+    let mut inv = Inventory::new();
+    inv.add_child("a", "b", &here()).unwrap();
+    inv.add_child("b", "c", &here()).unwrap();
+    let err = inv.add_child("c", "a", &here()).unwrap_err();
+    assert!(matches!(err, InventoryError::Cycle { .. }), "{err}");
+    assert!(inv.add_child("a", "a", &here()).is_err());
+}
+
+#[test]
+fn reconcile_moves_hosts_in_and_out_of_ungrouped() {
+    let mut inv = Inventory::new();
+    inv.add_host("lonely", None);
+    inv.add_host("both", Some(UNGROUPED));
+    inv.add_host("both", Some("web"));
+    inv.reconcile();
+    assert_eq!(inv.group(UNGROUPED).unwrap().hosts, vec!["lonely"]);
+    assert_eq!(inv.group(ALL).unwrap().children, vec![UNGROUPED, "web"]);
+}
+
+#[test]
+fn depth_is_longest_path() {
+    let mut inv = Inventory::new();
+    inv.add_child("a", "b", &here()).unwrap();
+    inv.add_child("b", "c", &here()).unwrap();
+    inv.add_child("a", "c", &here()).unwrap();
+    inv.reconcile();
+    assert_eq!(inv.depth("a"), 1);
+    assert_eq!(inv.depth("c"), 3);
+}
+
+#[test]
+fn host_names_that_look_like_options_are_refused() {
+    assert!(check_host_name("-oProxyCommand=x").is_err());
+    assert!(check_host_name("a b").is_err());
+    assert!(check_host_name("web01.example.com").is_ok());
+}

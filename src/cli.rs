@@ -78,8 +78,8 @@ pub enum Command {
     Check,
     /// Put the backed-up binary back on the selected hosts (and restart where configured)
     Rollback,
-    /// List the releases on a channel
-    Releases,
+    /// List the releases on a channel, newest first (the index's signature is verified)
+    Releases(ReleasesArgs),
     /// Show the selected hosts and their variables, like ansible-inventory
     Inventory(InventoryArgs),
     /// Publisher side: make a key pair, sign and verify files (minisign format)
@@ -95,6 +95,12 @@ pub struct UpgradeArgs {
     /// Do not change anything: the same as `fleetup check`
     #[arg(long)]
     pub check: bool,
+    /// Allow installing a version older than what a host runs
+    #[arg(long)]
+    pub allow_downgrade: bool,
+    /// Consider pre-releases (`2.0.0-rc.1`) when picking the newest release
+    #[arg(long)]
+    pub pre: bool,
 }
 
 #[derive(Debug, Args)]
@@ -114,36 +120,116 @@ pub struct InventoryArgs {
     pub group: Option<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct ReleasesArgs {
+    /// Release source (base URL of the channel indexes: https://, http://, file://, or a path);
+    /// default: `fleetup_source` of the selected hosts
+    #[arg(long, value_name = "URL")]
+    pub source: Option<String>,
+    /// Channel name; default: `fleetup_channel` of the selected hosts, else `stable`
+    #[arg(long, value_name = "NAME")]
+    pub channel: Option<String>,
+    /// Trusted public key (`RW…` or a path to a minisign .pub file); repeatable; default:
+    /// `fleetup_public_keys` of the selected hosts
+    #[arg(long = "public-key", value_name = "KEY")]
+    pub public_keys: Vec<String>,
+    /// Also list pre-releases (`2.0.0-rc.1`)
+    #[arg(long)]
+    pub pre: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ReleaseCommand {
-    /// Make a signing key pair
+    /// Make a signing key pair (minisign format, like `minisign -G`)
     Keygen {
         /// Public key file to write
         #[arg(short = 'p', value_name = "PUBKEY", default_value = "minisign.pub")]
         public_key: PathBuf,
-        /// Secret key file to write
+        /// Secret key file to write [default: ~/.minisign/minisign.key]
         #[arg(short = 's', value_name = "SECKEY")]
         secret_key: Option<PathBuf>,
-        /// Do not encrypt the secret key with a password
+        /// Do not encrypt the secret key with a password (for CI; keep the file secret)
         #[arg(short = 'W')]
         unencrypted: bool,
+        /// Overwrite existing key files
+        #[arg(short = 'f')]
+        force: bool,
     },
-    /// Sign a file, writing FILE.minisig
+    /// Sign files, writing FILE.minisig next to each (like `minisign -S`)
     Sign {
-        /// Secret key file
+        /// Secret key file [default: ~/.minisign/minisign.key]
         #[arg(short = 's', value_name = "SECKEY")]
         secret_key: Option<PathBuf>,
-        /// File to sign
-        file: PathBuf,
+        /// Trusted comment (signed too) [default: the file name and a timestamp]
+        #[arg(short = 't', value_name = "COMMENT")]
+        trusted_comment: Option<String>,
+        /// Untrusted comment
+        #[arg(short = 'c', value_name = "COMMENT")]
+        untrusted_comment: Option<String>,
+        /// Files to sign
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
-    /// Verify FILE against FILE.minisig
+    /// Verify FILE against FILE.minisig (like `minisign -V`)
     Verify {
         /// Public key file
-        #[arg(short = 'p', value_name = "PUBKEY", default_value = "minisign.pub")]
+        #[arg(
+            short = 'p',
+            value_name = "PUBKEY",
+            default_value = "minisign.pub",
+            conflicts_with = "public_key_string"
+        )]
         public_key: PathBuf,
+        /// Public key, as a base64 string (`RW…`)
+        #[arg(short = 'P', value_name = "KEY")]
+        public_key_string: Option<String>,
+        /// Signature file [default: FILE.minisig]
+        #[arg(short = 'x', value_name = "SIGFILE")]
+        signature: Option<PathBuf>,
+        /// Accept legacy (non-prehashed `Ed`) signatures
+        #[arg(long)]
+        allow_legacy: bool,
         /// File to verify
         file: PathBuf,
     },
+    /// Add a release to a channel index (creating it when needed), copy its artifacts beside
+    /// it, and sign the index: publishing in one command
+    Publish(PublishArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Directory that is (or will be) the release source: holds CHANNEL.json, its .minisig
+    /// and the artifacts
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Channel to publish to
+    #[arg(long, value_name = "NAME", default_value = "stable")]
+    pub channel: String,
+    /// Product name written in the index (must match an existing index's)
+    #[arg(long, value_name = "NAME")]
+    pub product: String,
+    /// Version of the release (semver)
+    #[arg(long, value_name = "VERSION")]
+    pub version: String,
+    /// Short label shown by `fleetup releases`
+    #[arg(long, value_name = "TEXT")]
+    pub label: Option<String>,
+    /// Release notes
+    #[arg(long, value_name = "TEXT")]
+    pub notes: Option<String>,
+    /// How long the signed index stays valid: a duration (`90d`, `12h`) or an RFC 3339 time
+    #[arg(long, value_name = "WHEN", default_value = "90d")]
+    pub expires: String,
+    /// Secret key file [default: ~/.minisign/minisign.key]
+    #[arg(short = 's', value_name = "SECKEY")]
+    pub secret_key: Option<PathBuf>,
+    /// Replace a release of the same version already in the index
+    #[arg(long)]
+    pub replace: bool,
+    /// Artifacts as OS/ARCH=FILE with Go's names, e.g. `linux/amd64=target/release/demoapp`
+    #[arg(required = true, value_name = "OS/ARCH=FILE")]
+    pub artifacts: Vec<String>,
 }
 
 /// How chatty the run is; decided once, here.
@@ -185,7 +271,12 @@ impl Cli {
         if g.forks == 0 || g.forks > MAX_FORKS {
             return Err(SettingsError::Forks(g.forks));
         }
-        let needs_inventory = !matches!(self.command, Command::Release(_) | Command::Releases);
+        let needs_inventory = match &self.command {
+            Command::Release(_) => false,
+            // `releases` can name everything on the command line instead.
+            Command::Releases(r) => r.source.is_none() || r.public_keys.is_empty(),
+            _ => true,
+        };
         if needs_inventory && g.inventory.is_empty() {
             return Err(SettingsError::NoInventory);
         }

@@ -6,4 +6,5 @@
 
 pub mod cli;
 pub mod inventory;
+pub mod release;
 pub mod run;

@@ -62,7 +62,7 @@ fn dispatch(s: &Settings) -> Result<Outcome, RunError> {
         Command::Upgrade(_) => Err(RunError::NotImplemented("upgrade")),
         Command::Check => Err(RunError::NotImplemented("check")),
         Command::Rollback => Err(RunError::NotImplemented("rollback")),
-        Command::Releases => Err(RunError::NotImplemented("releases")),
+        Command::Releases(_) => Err(RunError::NotImplemented("releases")),
         Command::Release(_) => Err(RunError::NotImplemented("release")),
     }
 }

@@ -1,0 +1,65 @@
+//! Releases and trust: what to install and why it may be trusted.
+//!
+//! A release source holds one signed index per channel (`<source>/<channel>.json` and its
+//! minisign signature `.minisig`). fleetup verifies the index against the operator's trusted
+//! keys before reading a byte of it, picks a release from it, and downloads each needed
+//! artifact once into a content-addressed cache, checking size and sha256 while streaming.
+//! There is no unsigned path.
+
+pub mod cache;
+pub mod fetch;
+pub mod index;
+pub mod publish;
+pub mod source;
+pub mod trust;
+
+pub use index::{Artifact, ChannelIndex, Release};
+pub use trust::{TrustedKeys, Verified};
+
+/// Why a release could not be found, fetched or trusted. Every variant names what it was
+/// about (source, file, key) so the operator knows where to look.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    #[error(
+        "no trusted key configured: set fleetup_public_keys (a list of minisign public keys `RW…` or .pub files) or pass --public-key"
+    )]
+    NoTrustedKey,
+    #[error("trusted key {entry:?}: {reason}")]
+    BadKey { entry: String, reason: String },
+    #[error("{what}: signature is not valid: {reason}")]
+    BadSignature { what: String, reason: String },
+    #[error("{what}: signed by key {key_id}, which is not trusted (trusted: {trusted})")]
+    UntrustedKey {
+        what: String,
+        key_id: String,
+        trusted: String,
+    },
+    #[error("{what}: {reason}")]
+    BadIndex { what: String, reason: String },
+    #[error("{what}: expired at {expires} (now {now}); the publisher must re-sign the channel")]
+    Expired {
+        what: String,
+        expires: String,
+        now: String,
+    },
+    #[error("{what}: {reason}")]
+    Fetch { what: String, reason: String },
+    #[error("{what}: {reason}")]
+    Artifact { what: String, reason: String },
+    #[error("release source {url:?}: {reason}")]
+    BadSource { url: String, reason: String },
+    #[error("{0}")]
+    Selection(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T, E = ReleaseError> = std::result::Result<T, E>;
+
+/// Lower-case hex of a digest.
+pub fn hex_digest(bytes: &[u8]) -> String {
+    hex::encode(bytes)
+}

@@ -151,8 +151,8 @@ pub enum ReleaseCommand {
         /// Do not encrypt the secret key with a password (for CI; keep the file secret)
         #[arg(short = 'W')]
         unencrypted: bool,
-        /// Overwrite existing key files
-        #[arg(short = 'f')]
+        /// Overwrite existing key files (minisign's `-f`; `-f` here is --forks)
+        #[arg(long)]
         force: bool,
     },
     /// Sign files, writing FILE.minisig next to each (like `minisign -S`)

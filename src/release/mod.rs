@@ -10,6 +10,7 @@ pub mod cache;
 pub mod fetch;
 pub mod index;
 pub mod publish;
+pub mod settings;
 pub mod source;
 pub mod trust;
 

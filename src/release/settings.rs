@@ -1,0 +1,133 @@
+//! Where a host's releases come from, read from its inventory variables: `fleetup_source`,
+//! `fleetup_channel` (default `stable`) and `fleetup_public_keys`. Command-line flags, when
+//! given, replace them.
+
+use serde_json::Value;
+
+use crate::inventory::Vars;
+
+/// The channel a host follows and the keys it trusts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReleaseSettings {
+    pub source: String,
+    pub channel: String,
+    pub public_keys: Vec<String>,
+}
+
+/// The default channel, as in Pydio Cells.
+pub const DEFAULT_CHANNEL: &str = "stable";
+
+/// Flags that replace the inventory's values.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub source: Option<String>,
+    pub channel: Option<String>,
+    pub public_keys: Vec<String>,
+}
+
+impl ReleaseSettings {
+    /// Reads a host's settings; `Err` says which variable is missing or of the wrong type.
+    pub fn from_vars(vars: &Vars, flags: &Overrides) -> Result<Self, String> {
+        let source = match &flags.source {
+            Some(s) => s.clone(),
+            None => string_var(vars, "fleetup_source")?.ok_or(
+                "fleetup_source is not set (the base URL or directory of the channel indexes)",
+            )?,
+        };
+        let channel = match &flags.channel {
+            Some(c) => c.clone(),
+            None => {
+                string_var(vars, "fleetup_channel")?.unwrap_or_else(|| DEFAULT_CHANNEL.to_owned())
+            }
+        };
+        let public_keys = if flags.public_keys.is_empty() {
+            match vars.get("fleetup_public_keys") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::String(s)) => vec![s.clone()],
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_owned)
+                            .ok_or("fleetup_public_keys: every entry must be a string")
+                    })
+                    .collect::<Result<_, _>>()?,
+                Some(_) => {
+                    return Err("fleetup_public_keys must be a list of keys or .pub files".into());
+                }
+            }
+        } else {
+            flags.public_keys.clone()
+        };
+        Ok(Self {
+            source,
+            channel,
+            public_keys,
+        })
+    }
+}
+
+fn string_var(vars: &Vars, name: &str) -> Result<Option<String>, String> {
+    match vars.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Err(format!("{name} is empty")),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(format!("{name} must be a string, not {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vars(v: serde_json::Value) -> Vars {
+        v.as_object().unwrap().clone().into_iter().collect()
+    }
+
+    #[test]
+    fn reads_the_three_variables_with_the_default_channel() {
+        let s = ReleaseSettings::from_vars(
+            &vars(json!({"fleetup_source": "https://r.example/app", "fleetup_public_keys": ["RWQ", "/k.pub"]})),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(s.source, "https://r.example/app");
+        assert_eq!(s.channel, "stable");
+        assert_eq!(s.public_keys, ["RWQ", "/k.pub"]);
+    }
+
+    #[test]
+    fn flags_replace_the_inventory() {
+        let flags = Overrides {
+            source: Some("/srv".into()),
+            channel: Some("dev".into()),
+            public_keys: vec!["k".into()],
+        };
+        let s = ReleaseSettings::from_vars(
+            &vars(json!({"fleetup_source": "x", "fleetup_channel": "stable"})),
+            &flags,
+        )
+        .unwrap();
+        assert_eq!(
+            (s.source.as_str(), s.channel.as_str(), s.public_keys.len()),
+            ("/srv", "dev", 1)
+        );
+    }
+
+    #[test]
+    fn missing_or_mistyped_variables_are_named() {
+        let none = ReleaseSettings::from_vars(&Vars::new(), &Overrides::default()).unwrap_err();
+        assert!(none.contains("fleetup_source"), "{none}");
+        let typed =
+            ReleaseSettings::from_vars(&vars(json!({"fleetup_source": 3})), &Overrides::default())
+                .unwrap_err();
+        assert!(typed.contains("must be a string"), "{typed}");
+        let keys = ReleaseSettings::from_vars(
+            &vars(json!({"fleetup_source": "s", "fleetup_public_keys": {"a": 1}})),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(keys.contains("fleetup_public_keys"), "{keys}");
+    }
+}

@@ -335,7 +335,16 @@ async fn attempt(
     } else {
         Body::Http(http_response(url, size, part, opts, observer).await?)
     };
-    while let Some(chunk) = body.chunk(url, opts.idle_timeout).await? {
+    loop {
+        let chunk = match body.chunk(url, opts.idle_timeout).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(Failure(ReleaseError::Fetch { what, reason }, transient)) => {
+                let reason = format!("{reason} (after {} of {size} bytes)", part.len());
+                return Err(Failure(ReleaseError::Fetch { what, reason }, transient));
+            }
+            Err(other) => return Err(other),
+        };
         if part.len() + chunk.len() as u64 > size {
             return Err(fatal(fetch_err(
                 url,

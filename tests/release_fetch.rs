@@ -588,12 +588,28 @@ async fn resumed_prefix_is_hashed_too() {
     let mut bytes = std::fs::read(&part).unwrap();
     bytes[10] ^= 0xff;
     std::fs::write(&part, bytes).unwrap();
+    // The resumed result does not verify, so the download starts over once from byte 0.
+    let path = fetch_artifact(&f, &server, &opts()).await.unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), f.artifact);
+    assert_eq!(
+        server.ranges(ART),
+        [None, Some("bytes=100000-".to_owned()), None]
+    );
+    assert!(f.cache_files("partial").is_empty());
+}
+
+#[tokio::test]
+async fn resume_of_a_tampered_artifact_still_fails() {
+    let f = Fixture::new();
+    let server = HttpServer::start(f.dir.path());
+    server.set_fault_once(ART, Fault::CloseAfter(100_000));
+    fetch_artifact(&f, &server, &opts()).await.unwrap_err();
+    server.set_fault(ART, Fault::FlipByte(200_000));
     let e = fetch_artifact(&f, &server, &opts()).await.unwrap_err();
     assert!(matches!(e, ReleaseError::Mismatch { .. }), "{e:?}");
+    assert_eq!(server.requests(ART), 3, "resume, then one fresh try");
     assert!(f.cache_files("partial").is_empty());
     assert!(f.cache_files("sha256").is_empty());
-    // And the next attempt starts clean and succeeds.
-    fetch_artifact(&f, &server, &opts()).await.unwrap();
 }
 
 #[tokio::test]
@@ -660,4 +676,42 @@ fn cache_location() {
     let d = Cache::default_dir(Some("relative".into()), Some("/home/u".into())).unwrap();
     assert_eq!(d, Path::new("/home/u/.cache/fleetup"));
     assert!(Cache::default_dir(None, None).is_err());
+}
+
+/// Records what a download reports.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<String>>, std::sync::atomic::AtomicU64);
+
+impl fleetup::release::fetch::DownloadObserver for Recorder {
+    fn started(&self, _url: &str, total: u64) {
+        self.0.lock().unwrap().push(format!("started {total}"));
+    }
+    fn advanced(&self, bytes: u64) {
+        self.1.fetch_add(bytes, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn finished(&self) {
+        self.0.lock().unwrap().push("finished".into());
+    }
+    fn cached(&self, _url: &str) {
+        self.0.lock().unwrap().push("cached".into());
+    }
+}
+
+#[tokio::test]
+async fn observer_sees_the_transfer_and_the_cache_hit() {
+    let f = Fixture::new();
+    let server = HttpServer::start(f.dir.path());
+    let url = reqwest::Url::parse(&server.url(ART)).unwrap();
+    let rec = Recorder::default();
+    download(&url, &f.artifact_entry(), &f.cache(), &opts(), &rec)
+        .await
+        .unwrap();
+    download(&url, &f.artifact_entry(), &f.cache(), &opts(), &rec)
+        .await
+        .unwrap();
+    assert_eq!(
+        *rec.0.lock().unwrap(),
+        ["started 300000", "finished", "cached"]
+    );
+    assert_eq!(rec.1.load(std::sync::atomic::Ordering::SeqCst), 300_000);
 }

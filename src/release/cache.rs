@@ -185,10 +185,10 @@ impl Part {
         hex::encode(self.hasher.clone().finalize())
     }
 
-    /// Deletes the partial download (it cannot be resumed: wrong content, too large).
-    pub(crate) fn discard(mut self) {
+    /// Marks the partial download for deletion when dropped (it cannot be resumed: wrong
+    /// content, too large).
+    pub(crate) fn discard(&mut self) {
         self.keep = false;
-        // Drop removes the file.
     }
 
     /// Fsyncs the file and renames it to `dest` (in the same cache), then fsyncs `dest`'s

@@ -270,27 +270,22 @@ pub async fn download(
             observer.advanced(part.len());
         }
         let mut retries = opts.retries;
+        // A prefix left by an earlier run could itself be damaged: if the result does not
+        // verify, start over from byte 0 once before calling the artifact bad.
+        let mut fresh_retry = part.len() > 0;
         loop {
-            let before = part.len();
-            match attempt(url, artifact, &mut part, opts, observer).await {
-                Ok(()) => break,
-                Err(Failure(e, transient)) => {
-                    part.flush().await?;
-                    if !transient || part.len() > artifact.size {
-                        part.discard();
-                        return Err(e);
-                    }
-                    if retries == 0 || part.len() == before {
-                        // `part` goes back to `<hex>.part` when dropped: the next run resumes.
-                        return Err(e);
-                    }
-                    retries -= 1;
-                    tracing::info!(url = %url, have = part.len(), error = %e, "resuming download");
-                }
+            transfer(url, artifact, &mut part, opts, observer, &mut retries).await?;
+            let actual = part.sha256();
+            if part.len() == artifact.size && actual == artifact.sha256 {
+                break;
             }
-        }
-        let actual = part.sha256();
-        if part.len() != artifact.size || actual != artifact.sha256 {
+            if fresh_retry {
+                fresh_retry = false;
+                tracing::warn!(url = %url, "resumed download does not verify; starting over");
+                part.truncate().await?;
+                observer.started(url.as_str(), artifact.size);
+                continue;
+            }
             let actual_size = part.len();
             part.discard();
             return Err(ReleaseError::Mismatch {
@@ -308,6 +303,38 @@ pub async fn download(
     timeout_at(deadline, work)
         .await
         .map_err(|_| total_timeout_err(url, opts))?
+}
+
+/// Fills `part` up to the artifact's size, resuming after transient failures that made
+/// progress while `retries` lasts. On error the part is either discarded (it cannot be
+/// continued) or left to go back to `<hex>.part` when dropped.
+async fn transfer(
+    url: &Url,
+    artifact: &Artifact,
+    part: &mut Part,
+    opts: &FetchOptions,
+    observer: &dyn DownloadObserver,
+    retries: &mut u32,
+) -> Result<()> {
+    loop {
+        let before = part.len();
+        match attempt(url, artifact, part, opts, observer).await {
+            Ok(()) => return Ok(()),
+            Err(Failure(e, transient)) => {
+                part.flush().await?;
+                if !transient || part.len() > artifact.size {
+                    part.discard();
+                    return Err(e);
+                }
+                if *retries == 0 || part.len() == before {
+                    // `part` goes back to `<hex>.part` when dropped: the next run resumes.
+                    return Err(e);
+                }
+                *retries -= 1;
+                tracing::info!(url = %url, have = part.len(), error = %e, "resuming download");
+            }
+        }
+    }
 }
 
 /// One request (or one file read) appending to `part` until `artifact.size` bytes are there.

@@ -51,6 +51,38 @@ pub enum ReleaseError {
     BadSource { url: String, reason: String },
     #[error("{0}")]
     Selection(String),
+    #[error("{product} has no version {version} on channel {channel:?} (nearest: {nearest})")]
+    VersionNotFound {
+        product: String,
+        channel: String,
+        version: String,
+        nearest: String,
+    },
+    #[error("release {version} has no artifact for {os}/{arch} (it has: {available})")]
+    NoArtifact {
+        version: String,
+        os: String,
+        arch: String,
+        available: String,
+    },
+    #[error(
+        "{target} is older than the {current} the host runs; pass --allow-downgrade to install it anyway"
+    )]
+    Downgrade { current: String, target: String },
+    #[error(
+        "the host reports version {current:?}, which is not semver, so {target} may be a downgrade; pass --allow-downgrade to install it anyway"
+    )]
+    UnknownHostVersion { current: String, target: String },
+    #[error(
+        "{url}: expected {expected_size} bytes with sha256 {expected_sha256}, got {actual_size} bytes with sha256 {actual_sha256}; nothing was cached"
+    )]
+    Mismatch {
+        url: String,
+        expected_size: u64,
+        expected_sha256: String,
+        actual_size: u64,
+        actual_sha256: String,
+    },
     #[error("{what}: {source}")]
     Io {
         what: String,

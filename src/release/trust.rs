@@ -116,10 +116,17 @@ fn parse_entry(entry: &str) -> Result<(String, PublicKey)> {
         return Err(bad("empty".into()));
     }
     // A base64 minisign key is 56 characters starting with `RW`; anything else is a file.
-    if entry.len() == 56 && entry.starts_with("RW") && !entry.contains('/') {
+    // Base64 has `/` and `+` in its alphabet, so a key may contain `/`: only a string that
+    // does not decode as a key and names an existing file is read as a path.
+    let path = Path::new(entry);
+    let looks_like_key = entry.len() == 56
+        && entry.starts_with("RW")
+        && entry
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+    if looks_like_key && !(entry.contains('/') && path.is_file()) {
         return decode_key(entry).map_err(|e| bad(format!("not a minisign public key: {e}")));
     }
-    let path = Path::new(entry);
     let meta = std::fs::metadata(path)
         .map_err(|e| bad(format!("not a key and not a readable file: {e}")))?;
     if meta.len() > MAX_PUBLIC_KEY_FILE_BYTES {
@@ -154,4 +161,25 @@ fn id_from_b64(b64: &str) -> Option<String> {
     let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
     let id = bytes.get(2..10)?;
     Some(id.iter().rev().map(|b| format!("{b:02X}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Base64 uses `/`: a key string containing one is still a key, not a file path.
+    #[test]
+    fn key_with_a_slash_is_a_key() {
+        let key = (0..200)
+            .map(|_| {
+                minisign::KeyPair::generate_unencrypted_keypair()
+                    .unwrap()
+                    .pk
+                    .to_base64()
+            })
+            .find(|k| k.contains('/'))
+            .expect("some key contains a slash");
+        let keys = TrustedKeys::from_entries(&[key]).unwrap();
+        assert_eq!(keys.ids().len(), 1);
+    }
 }

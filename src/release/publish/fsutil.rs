@@ -47,7 +47,8 @@ impl Staged {
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
                     attempt += 1;
                 }
-                Err(e) => return Err(io_error(&temp)(e)),
+                // Name the file the operator asked for, not the temporary one.
+                Err(e) => return Err(io_error(target)(e)),
             }
         };
         let staged = Self {

@@ -83,6 +83,14 @@ pub fn keygen(req: &KeygenRequest<'_>, passwords: &Passwords) -> Result<KeyPairW
             ));
         }
     }
+    // Fail before anything is written when the public key cannot be written either.
+    let pk_dir = parent_dir(req.public_key);
+    if !pk_dir.is_dir() {
+        return Err(file_error(
+            req.public_key,
+            format!("directory {} does not exist", pk_dir.display()),
+        ));
+    }
     let (pair, comment) = if req.unencrypted {
         let pair = KeyPair::generate_unencrypted_keypair()
             .map_err(|e| file_error(req.secret_key, format!("cannot make a key pair: {e}")))?;
@@ -213,7 +221,16 @@ fn check_comment(what: &Path, kind: &str, comment: &str) -> Result<()> {
 /// `-W`), asking for its password only when it is encrypted.
 pub fn load_secret_key(path: &Path, passwords: &Passwords) -> Result<SigningKey> {
     let bad = |reason: &str| file_error(path, format!("not a minisign secret key: {reason}"));
-    let meta = std::fs::metadata(path).map_err(io_error(path))?;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            file_error(
+                path,
+                "no secret key here: make one with `fleetup release keygen`, or name it with -s SECKEY",
+            )
+        } else {
+            io_error(path)(e)
+        }
+    })?;
     if meta.len() > MAX_SECRET_KEY_BYTES {
         return Err(bad("file too large"));
     }
@@ -307,10 +324,11 @@ pub fn verify_file(
 ) -> Result<Verified> {
     let trusted = TrustedKeys::from_entries(&[key])?;
     let sig_path = signature.map_or_else(|| signature_path(file), Path::to_owned);
+    // The whole file is read: the gate takes bytes (legacy signatures need them all anyway).
+    let data = std::fs::read(file).map_err(io_error(file))?;
     let sig_text = read_capped(&sig_path, MAX_SIGNATURE_BYTES as u64)?;
     let sig_text = String::from_utf8(sig_text)
         .map_err(|_| file_error(&sig_path, "not a minisign signature (not UTF-8 text)"))?;
-    let data = std::fs::read(file).map_err(io_error(file))?;
     Ok(trusted.verify(&file.display().to_string(), &data, &sig_text, allow_legacy)?)
 }
 

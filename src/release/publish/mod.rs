@@ -3,12 +3,14 @@
 //! fleetup signs with a key made by `minisign -G`, and the other way round).
 //!
 //! - [`keys`]: `keygen`, loading a secret key (password-protected or not), `sign`, `verify`.
-//! - [`channel`]: `publish`, adding a release to a channel index and signing it.
+//! - [`channel`]: `publish`, adding a release to a channel index and signing it; [`args`]:
+//!   its arguments (Go os/arch names, semver, `--expires`).
 //!
 //! Nothing here prints: every function returns what it did and `run.rs` tells the operator.
 //! Verification always goes through [`crate::release::TrustedKeys`], the gate the controller
 //! uses, so the publisher checks exactly what the fleet will check.
 
+mod args;
 mod channel;
 mod fsutil;
 mod keys;
@@ -19,9 +21,8 @@ mod tests;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-pub use channel::{
-    GO_PLATFORMS, PublishPlan, PublishRequest, Published, PublishedArtifact, plan_publish,
-};
+pub use args::GO_PLATFORMS;
+pub use channel::{PublishPlan, PublishRequest, Published, PublishedArtifact, plan_publish};
 pub use keys::{
     KeyPairWritten, KeygenRequest, SigningKey, default_secret_key, keygen, load_secret_key,
     sign_file, verify_file,

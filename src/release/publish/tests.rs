@@ -2,7 +2,7 @@ use std::path::Path;
 
 use base64::Engine;
 
-use super::channel::{parse_artifact, parse_expires, parse_version};
+use super::args::{parse_artifact, parse_expires, parse_version};
 use super::*;
 
 fn no_password() -> Passwords {

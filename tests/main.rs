@@ -7,3 +7,4 @@ mod cli;
 mod conformance;
 mod lab;
 mod release_fetch;
+mod release_publish;

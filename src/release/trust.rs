@@ -115,18 +115,19 @@ fn parse_entry(entry: &str) -> Result<(String, PublicKey)> {
     if entry.is_empty() {
         return Err(bad("empty".into()));
     }
-    // A base64 minisign key is 56 characters starting with `RW`; anything else is a file.
-    // Base64 has `/` and `+` in its alphabet, so a key may contain `/`: only a string that
-    // does not decode as a key and names an existing file is read as a path.
-    let path = Path::new(entry);
-    let looks_like_key = entry.len() == 56
-        && entry.starts_with("RW")
-        && entry
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
-    if looks_like_key && !(entry.contains('/') && path.is_file()) {
-        return decode_key(entry).map_err(|e| bad(format!("not a minisign public key: {e}")));
+    // A base64 minisign key is 56 characters starting with `RW` (and may contain `/`, a
+    // base64 digit); anything that does not decode as one is a file.
+    let looks_like_key = entry.len() == 56 && entry.starts_with("RW");
+    if looks_like_key {
+        match decode_key(entry) {
+            Ok(key) => return Ok(key),
+            Err(e) if !Path::new(entry).exists() => {
+                return Err(bad(format!("not a minisign public key: {e}")));
+            }
+            Err(_) => {}
+        }
     }
+    let path = Path::new(entry);
     let meta = std::fs::metadata(path)
         .map_err(|e| bad(format!("not a key and not a readable file: {e}")))?;
     if meta.len() > MAX_PUBLIC_KEY_FILE_BYTES {
@@ -167,19 +168,83 @@ fn id_from_b64(b64: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    /// Base64 uses `/`: a key string containing one is still a key, not a file path.
+    /// A fresh key pair: (public key `RW…`, secret key).
+    fn pair() -> (String, minisign::SecretKey) {
+        let kp = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+        (kp.pk.to_base64(), kp.sk)
+    }
+
+    fn sign(sk: &minisign::SecretKey, data: &[u8], comment: &str) -> String {
+        minisign::sign(None, sk, data, Some(comment), None)
+            .unwrap()
+            .into_string()
+    }
+
     #[test]
-    fn key_with_a_slash_is_a_key() {
-        let key = (0..200)
-            .map(|_| {
-                minisign::KeyPair::generate_unencrypted_keypair()
-                    .unwrap()
-                    .pk
-                    .to_base64()
-            })
-            .find(|k| k.contains('/'))
-            .expect("some key contains a slash");
-        let keys = TrustedKeys::from_entries(&[key]).unwrap();
-        assert_eq!(keys.ids().len(), 1);
+    fn keys_with_a_slash_are_keys_not_paths() {
+        // About half of all keys contain `/`, a base64 digit.
+        let (pk, sk) = std::iter::repeat_with(pair)
+            .find(|(pk, _)| pk.contains('/'))
+            .unwrap();
+        let keys = TrustedKeys::from_entries(&[&pk]).unwrap();
+        let v = keys
+            .verify("f", b"data", &sign(&sk, b"data", "c"), false)
+            .unwrap();
+        assert_eq!(v.trusted_comment, "c");
+    }
+
+    #[test]
+    fn a_mistyped_key_says_so() {
+        let (pk, _) = pair();
+        let typo = format!("{}!", &pk[..55]);
+        let err = TrustedKeys::from_entries(&[typo]).unwrap_err().to_string();
+        assert!(err.contains("not a minisign public key"), "{err}");
+        assert!(matches!(
+            TrustedKeys::from_entries::<&str>(&[]),
+            Err(ReleaseError::NoTrustedKey)
+        ));
+    }
+
+    #[test]
+    fn pub_files_rotation_and_untrusted_keys() {
+        let (old_pk, old_sk) = pair();
+        let (new_pk, new_sk) = pair();
+        let (_, stranger) = pair();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("old.pub");
+        std::fs::write(&file, format!("untrusted comment: k\n{old_pk}\n")).unwrap();
+        let keys = TrustedKeys::from_entries(&[file.to_str().unwrap(), new_pk.as_str()]).unwrap();
+        assert_eq!(keys.ids().len(), 2);
+        for sk in [&old_sk, &new_sk] {
+            keys.verify("f", b"x", &sign(sk, b"x", "c"), false).unwrap();
+        }
+        let err = keys
+            .verify("idx.json", b"x", &sign(&stranger, b"x", "c"), false)
+            .unwrap_err();
+        let ReleaseError::UntrustedKey {
+            key_id, trusted, ..
+        } = &err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!(key_id.len(), 16);
+        assert_eq!(*trusted, keys.ids().join(", "));
+        assert!(
+            err.to_string().starts_with("idx.json: signed by key"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn changed_data_comment_or_truncation_fail() {
+        let (pk, sk) = pair();
+        let keys = TrustedKeys::from_entries(&[pk]).unwrap();
+        let sig = sign(&sk, b"data", "timestamp:1");
+        assert!(keys.verify("f", b"datA", &sig, false).is_err());
+        let changed = sig.replace("timestamp:1", "timestamp:2");
+        assert!(keys.verify("f", b"data", &changed, false).is_err());
+        let truncated = &sig[..sig.len() - 20];
+        assert!(keys.verify("f", b"data", truncated, false).is_err());
+        assert!(keys.verify("f", b"data", &sig, false).is_ok());
     }
 }

@@ -82,7 +82,10 @@ mod tests {
     use serde_json::json;
 
     fn vars(v: serde_json::Value) -> Vars {
-        v.as_object().unwrap().clone().into_iter().collect()
+        match v {
+            serde_json::Value::Object(map) => map.into_iter().collect(),
+            other => panic!("not an object: {other}"),
+        }
     }
 
     #[test]

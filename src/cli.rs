@@ -136,6 +136,13 @@ pub struct ReleasesArgs {
     /// Also list pre-releases (`2.0.0-rc.1`)
     #[arg(long)]
     pub pre: bool,
+    /// Download and verify the artifacts of a release (every os/arch) into the cache, to have
+    /// them ready before an upgrade
+    #[arg(long)]
+    pub download: bool,
+    /// With --download: this exact version instead of the newest
+    #[arg(long, value_name = "VERSION", requires = "download")]
+    pub version: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

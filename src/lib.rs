@@ -5,6 +5,8 @@
 //! a library the tests use directly.
 
 pub mod cli;
+pub mod commands;
 pub mod inventory;
+pub mod progress;
 pub mod release;
 pub mod run;

@@ -8,3 +8,4 @@ mod conformance;
 mod lab;
 mod release_fetch;
 mod release_publish;
+mod releases_cli;

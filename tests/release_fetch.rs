@@ -17,29 +17,29 @@ use sha2::{Digest, Sha256};
 use crate::support::http::{Fault, HttpServer};
 use crate::support::require_tool;
 
-const ART: &str = "demoapp-2.0.0-linux-amd64";
+pub(crate) const ART: &str = "demoapp-2.0.0-linux-amd64";
 
 /// A signing key made with the `minisign` crate.
-struct Key {
+pub(crate) struct Key {
     pk: minisign::PublicKey,
     sk: minisign::SecretKey,
 }
 
 impl Key {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let kp = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
         Self {
             pk: kp.pk,
             sk: kp.sk,
         }
     }
-    fn b64(&self) -> String {
+    pub(crate) fn b64(&self) -> String {
         self.pk.to_base64()
     }
     fn trusted(&self) -> TrustedKeys {
         TrustedKeys::from_entries(&[self.b64()]).unwrap()
     }
-    fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         // The id as minisign prints it: the key number, little-endian, upper-case hex.
         self.pk
             .keynum()
@@ -48,7 +48,7 @@ impl Key {
             .map(|b| format!("{b:02X}"))
             .collect()
     }
-    fn sign(&self, data: &[u8]) -> String {
+    pub(crate) fn sign(&self, data: &[u8]) -> String {
         minisign::sign(
             Some(&self.pk),
             &self.sk,
@@ -62,11 +62,11 @@ impl Key {
 }
 
 /// A release directory: two artifacts and a signed `stable.json`.
-struct Fixture {
-    dir: tempfile::TempDir,
-    cache_dir: tempfile::TempDir,
-    key: Key,
-    artifact: Vec<u8>,
+pub(crate) struct Fixture {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) cache_dir: tempfile::TempDir,
+    pub(crate) key: Key,
+    pub(crate) artifact: Vec<u8>,
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -87,7 +87,7 @@ fn content(len: usize, seed: u32) -> Vec<u8> {
 }
 
 impl Fixture {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let f = Self {
             dir: tempfile::tempdir().unwrap(),
             cache_dir: tempfile::tempdir().unwrap(),
@@ -100,11 +100,11 @@ impl Fixture {
         f
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn doc(&self) -> Value {
+    pub(crate) fn doc(&self) -> Value {
         let old = std::fs::read(self.path("demoapp-1.0.0-linux-amd64")).unwrap();
         json!({"product": "demoapp", "channel": "stable", "expires": "2099-01-01T00:00:00Z",
           "releases": [
@@ -117,7 +117,7 @@ impl Fixture {
     }
 
     /// Writes `stable.json` and its signature by `key`.
-    fn publish(&self, doc: &Value, key: &Key) {
+    pub(crate) fn publish(&self, doc: &Value, key: &Key) {
         let bytes = serde_json::to_vec_pretty(doc).unwrap();
         std::fs::write(self.path("stable.json"), &bytes).unwrap();
         std::fs::write(self.path("stable.json.minisig"), key.sign(&bytes)).unwrap();
@@ -138,7 +138,7 @@ impl Fixture {
     }
 
     /// Files in the cache's `sha256/` and `partial/` directories.
-    fn cache_files(&self, sub: &str) -> Vec<String> {
+    pub(crate) fn cache_files(&self, sub: &str) -> Vec<String> {
         match std::fs::read_dir(self.cache_dir.path().join(sub)) {
             Ok(rd) => rd
                 .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

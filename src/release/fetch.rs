@@ -417,19 +417,16 @@ async fn http_response(
         .await
         .map_err(|e| Failure(fetch_err(url, error_chain(&e)), true))?;
     let status = resp.status();
-    let resp = if have > 0 && status == StatusCode::PARTIAL_CONTENT {
-        if content_range_start(&resp, size) == Some(have) {
-            return Ok(resp);
-        }
-        // A range we did not ask for: start over with a plain request.
-        drop(resp);
-        restart(part, url, size, observer).await.map_err(io)?;
-        client
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(|e| Failure(fetch_err(url, error_chain(&e)), true))?
-    } else if have > 0 && status == StatusCode::RANGE_NOT_SATISFIABLE {
+    if have > 0
+        && status == StatusCode::PARTIAL_CONTENT
+        && content_range_start(&resp, size) == Some(have)
+    {
+        return Ok(resp);
+    }
+    let resp = if have > 0
+        && (status == StatusCode::PARTIAL_CONTENT || status == StatusCode::RANGE_NOT_SATISFIABLE)
+    {
+        // A range we did not ask for, or none the server can give: start over, plainly.
         drop(resp);
         restart(part, url, size, observer).await.map_err(io)?;
         client

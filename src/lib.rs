@@ -10,3 +10,5 @@ pub mod inventory;
 pub mod progress;
 pub mod release;
 pub mod run;
+pub mod steps;
+pub mod transport;

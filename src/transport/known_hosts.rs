@@ -1,0 +1,1 @@
+//! known_hosts files, matched as OpenSSH matches them (being written).

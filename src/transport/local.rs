@@ -1,0 +1,1 @@
+//! The local transport: the same commands, run on the controller (being written).

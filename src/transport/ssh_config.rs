@@ -1,0 +1,1 @@
+//! `~/.ssh/config`, read as OpenSSH reads the parts fleetup uses (being written).

@@ -30,6 +30,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Inventory file or directory (INI or YAML, as Ansible reads them); repeatable, merged in order
     #[arg(short = 'i', long = "inventory", value_name = "PATH", global = true)]

@@ -426,46 +426,62 @@ fn encrypted_key_with_passphrase_and_rsa_key_with_sha2() {
         t.close().await.unwrap();
     });
     // The passphrase from the environment, in a child process (tests cannot set variables).
-    let out = run(Command::new(std::env::current_exe().unwrap())
-        .args([
-            "ssh_transport::child_encrypted_key_from_env",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(fleetup::transport::ssh::PASSPHRASE_ENV, "pass")
-        .env("FLEETUP_TEST_CHILD_ADDR", &lab.host("host001").addr)
-        .env("FLEETUP_TEST_CHILD_KEY", &locked)
-        .env("FLEETUP_TEST_CHILD_KNOWN_HOSTS", lab.known_hosts())
-        .stdin(Stdio::null()));
-    let text = describe(&out);
-    assert!(
-        out.status.success() && text.contains("child: unlocked from env"),
-        "{text}"
+    child(
+        &lab,
+        &[
+            (fleetup::transport::ssh::PASSPHRASE_ENV, "pass".as_ref()),
+            ("FLEETUP_TEST_CHILD_KEY", locked.as_os_str()),
+        ],
     );
 }
 
-/// Runs only as the child of the test above (does nothing otherwise): connects with an
-/// encrypted key whose passphrase is in `FLEETUP_SSH_PASSPHRASE`.
+/// Runs only as the child of the tests above (does nothing otherwise): connects with what the
+/// environment gives, an encrypted key whose passphrase is in `FLEETUP_SSH_PASSPHRASE`
+/// (`FLEETUP_TEST_CHILD_KEY`), or else the agent of `SSH_AUTH_SOCK` only.
 #[test]
-fn child_encrypted_key_from_env() {
-    let (Ok(addr), Ok(key), Ok(kh)) = (
+fn child_connects_with_what_the_environment_gives() {
+    let (Ok(addr), Ok(kh)) = (
         std::env::var("FLEETUP_TEST_CHILD_ADDR"),
-        std::env::var("FLEETUP_TEST_CHILD_KEY"),
         std::env::var("FLEETUP_TEST_CHILD_KNOWN_HOSTS"),
     ) else {
         return;
     };
+    let key = std::env::var_os("FLEETUP_TEST_CHILD_KEY");
     rt().block_on(async {
         let mut tg = SshTarget::new("child", addr, "root", verifier(Path::new(&kh), no_calls()));
-        tg.identity_files = vec![PathBuf::from(key)];
-        tg.use_agent = false;
+        tg.use_agent = key.is_none();
+        tg.identity_files = key.map(PathBuf::from).into_iter().collect();
         tg.use_default_identities = false;
         let t = SshTransport::connect(tg).await.unwrap();
         let out = t.exec(&cmd(&["echo", "from env"], 10), None).await.unwrap();
-        println!("child: unlocked {}", out.stdout_text().trim());
+        println!("child: connected {}", out.stdout_text().trim());
         t.close().await.unwrap();
     });
+}
+
+/// Runs [`child_connects_with_what_the_environment_gives`] in a child process with `env`.
+fn child(lab: &Lab, env: &[(&str, &std::ffi::OsStr)]) {
+    let mut c = Command::new(std::env::current_exe().unwrap());
+    c.args([
+        "ssh_transport::child_connects_with_what_the_environment_gives",
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env_remove("SSH_AUTH_SOCK")
+    .env_remove(fleetup::transport::ssh::PASSPHRASE_ENV)
+    .env("FLEETUP_TEST_CHILD_ADDR", &lab.host("host001").addr)
+    .env("FLEETUP_TEST_CHILD_KNOWN_HOSTS", lab.known_hosts())
+    .stdin(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = run(&mut c);
+    let text = describe(&out);
+    assert!(
+        out.status.success() && text.contains("child: connected from env"),
+        "{text}"
+    );
 }
 
 /// An `ssh-agent` in the foreground, killed on drop.
@@ -513,6 +529,9 @@ fn agent_authentication_without_identity_file() {
         let out = t.exec(&cmd(&["echo", "agent"], 10), None).await.unwrap();
         assert_eq!(out.stdout_text(), "agent\n");
         t.close().await.unwrap();
+
+        // The agent found through SSH_AUTH_SOCK (in a child process: tests cannot set it).
+        child(&lab, &[("SSH_AUTH_SOCK", sock.as_os_str())]);
 
         // Without the agent and without keys: an Auth error that says what was tried.
         tg.agent_socket = Some(tmp.path().join("no-such.sock"));
@@ -653,5 +672,67 @@ fn a_dropped_connection_is_reported_lost() {
         let err = t.exec(&cmd(&["true"], 10), None).await.unwrap_err();
         assert!(matches!(err, TransportError::Lost { .. }), "{err}");
         assert!(t.is_closed());
+    });
+}
+
+/// Every process descending from `pid` (not `pid` itself).
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parent = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        if let Some(ppid) = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|w| w.parse::<u32>().ok())
+        {
+            parent.push((p, ppid));
+        }
+    }
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let p = found[i];
+        found.extend(parent.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+fn signal(sig: &str, pids: &[u32]) {
+    let out = run(Command::new("kill")
+        .arg(format!("-{sig}"))
+        .args(pids.iter().map(u32::to_string)));
+    assert!(out.status.success(), "kill -{sig}: {}", describe(&out));
+}
+
+#[test]
+fn keepalives_detect_a_silent_peer() {
+    let lab = Lab::start(1);
+    rt().block_on(async {
+        let mut tg = target(&lab, "host001");
+        tg.keepalive_interval = Duration::from_millis(300);
+        let t = SshTransport::connect(tg).await.unwrap();
+        assert_eq!(
+            t.exec(&cmd(&["true"], 10), None).await.unwrap().status,
+            Some(0)
+        );
+        // Freeze the sshd processes serving this connection (the lab has no other client).
+        let serving = descendants(lab.pids()[0]);
+        assert!(!serving.is_empty());
+        signal("STOP", &serving);
+        let started = Instant::now();
+        let result = t.exec(&cmd(&["true"], 30), None).await;
+        let took = started.elapsed();
+        signal("CONT", &serving);
+        let err = result.unwrap_err();
+        assert!(matches!(err, TransportError::Lost { .. }), "{err}");
+        assert!(took < Duration::from_secs(10), "{took:?}");
+        eprintln!("silent peer detected after {took:?} (keepalive every 300 ms, 3 unanswered)");
     });
 }

@@ -145,6 +145,18 @@ fn exec_status_stdout_stderr_quoting_cap_timeout_concurrency() {
         assert_eq!(out.stderr_text(), "to-err\n");
         assert!(!out.truncated);
 
+        // Killed by a signal: no status, the signal said in stderr.
+        let out = t
+            .exec(&cmd(&["sh", "-c", "echo before >&2; kill -9 $$"], 10), None)
+            .await
+            .unwrap();
+        assert_eq!(out.status, None, "{out:?}");
+        let err = out.stderr_text();
+        assert!(
+            err.starts_with("before\n") && err.contains("signal KILL"),
+            "{err}"
+        );
+
         // Quoting: every word reaches the program verbatim, nothing is executed.
         let marker = format!("/tmp/fleetup-pwned-{}", std::process::id());
         let words = [

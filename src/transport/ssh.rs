@@ -1,1 +1,0 @@
-//! The SSH transport, with russh (being written).

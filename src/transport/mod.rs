@@ -2,6 +2,7 @@
 //! argv (quoted once, here, never by callers), optionally fed bytes on stdin, optionally run
 //! through `sudo -n`. Two implementations: SSH (russh) and local (`ansible_connection: local`).
 
+pub mod connect;
 pub mod known_hosts;
 pub mod local;
 pub mod ssh;

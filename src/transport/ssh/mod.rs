@@ -66,6 +66,9 @@ pub struct SshTarget {
     /// Ciphers in order of preference; `None`: AES-GCM first when the CPU has AES instructions,
     /// else ChaCha20-Poly1305 first.
     pub ciphers: Option<Vec<String>>,
+    /// Host key algorithms to ask for, in order (None = russh's default). Asking first for the
+    /// types already in known_hosts avoids a spurious "key changed" for a host that has several.
+    pub host_key_algorithms: Option<Vec<russh::keys::Algorithm>>,
     pub verifier: HostKeyVerifier,
 }
 
@@ -112,6 +115,7 @@ impl SshTarget {
             connect_timeout: Duration::from_secs(30),
             keepalive_interval: Duration::from_secs(15),
             ciphers: None,
+            host_key_algorithms: None,
             verifier,
         }
     }
@@ -181,10 +185,13 @@ fn cipher_names(wanted: &[String]) -> Result<Vec<cipher::Name>, String> {
 /// russh's client configuration for a target.
 fn client_config(target: &SshTarget) -> Result<Arc<client::Config>, String> {
     let ciphers = cipher_names(&target.ciphers.clone().unwrap_or_else(default_ciphers))?;
-    let preferred = russh::Preferred {
+    let mut preferred = russh::Preferred {
         cipher: ciphers.into(),
         ..Default::default()
     };
+    if let Some(keys) = &target.host_key_algorithms {
+        preferred.key = keys.clone().into();
+    }
     Ok(Arc::new(client::Config {
         preferred,
         // Large windows and packets: one upload stream should not wait on window adjusts.

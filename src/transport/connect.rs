@@ -1,0 +1,415 @@
+//! From a host's inventory variables to an SSH target: Ansible's connection variables, then
+//! `~/.ssh/config` as OpenSSH would apply it, then fleetup's host-key policy over the
+//! known_hosts files. Every value that will reach the network or a file name is checked here,
+//! so a bad one fails that host (named) and not the whole run.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::known_hosts::{self, Decision, HostKeyPolicy, KnownHosts};
+use super::ssh::{HostKeyVerifier, JumpTarget, SshTarget};
+use super::ssh_config::{JumpHost, SshConfig, parse_proxy_jump};
+use crate::inventory::Vars;
+
+/// What every host's connection shares: the controller's ssh_config and home directory.
+#[derive(Debug)]
+pub struct SshDefaults {
+    pub ssh_config: SshConfig,
+    pub home: PathBuf,
+    /// The controller's user, the default remote user as with OpenSSH.
+    pub local_user: String,
+    pub connect_timeout: Duration,
+}
+
+impl SshDefaults {
+    /// Reads `~/.ssh/config` (a missing file is empty).
+    pub fn from_environment() -> Result<Self, String> {
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .ok_or("HOME is not set: cannot find ~/.ssh")?;
+        let ssh_config = SshConfig::load(&home.join(".ssh/config"))?;
+        let local_user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "root".to_owned());
+        Ok(Self {
+            ssh_config,
+            home,
+            local_user,
+            connect_timeout: Duration::from_secs(10),
+        })
+    }
+}
+
+/// A value fleetup puts on a command line or in a connection: no leading `-` (it would be read
+/// as an option), no whitespace or control characters, not empty, not absurdly long.
+fn check_word(what: &str, value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err(format!("{what} is empty"));
+    }
+    if value.starts_with('-') {
+        return Err(format!("{what} {value:?} starts with '-'"));
+    }
+    if value.len() > 255 {
+        return Err(format!("{what} is longer than 255 bytes"));
+    }
+    if let Some(c) = value.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{what} {value:?} contains {c:?}"));
+    }
+    Ok(())
+}
+
+fn string_var<'a>(vars: &'a Vars, name: &str) -> Result<Option<&'a str>, String> {
+    match vars.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(format!("{name} must be a string, not {other}")),
+    }
+}
+
+/// A list variable that may also be written as one string.
+fn list_var(vars: &Vars, name: &str) -> Result<Vec<String>, String> {
+    match vars.get(name) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![s.clone()]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or(format!("{name}: every entry must be a string"))
+            })
+            .collect(),
+        Some(other) => Err(format!("{name} must be a string or a list, not {other}")),
+    }
+}
+
+/// `ansible_port` as Ansible accepts it: a number or a string of digits.
+fn port_var(vars: &Vars) -> Result<Option<u16>, String> {
+    let bad = |v: &Value| format!("ansible_port must be a port number (1-65535), not {v}");
+    match vars.get("ansible_port") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v @ Value::Number(n)) => n
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p > 0)
+            .map(Some)
+            .ok_or_else(|| bad(v)),
+        Some(v @ Value::String(s)) => s
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .map(Some)
+            .ok_or_else(|| bad(v)),
+        Some(v) => Err(bad(v)),
+    }
+}
+
+fn expand_home(path: &str, home: &Path) -> PathBuf {
+    match path.strip_prefix("~/") {
+        Some(rest) => home.join(rest),
+        None if path == "~" => home.to_path_buf(),
+        None => PathBuf::from(path),
+    }
+}
+
+/// The ProxyJump a host asks for: `fleetup_jump_host`, else `-o ProxyJump=…` or `-J …` in
+/// `ansible_ssh_common_args`/`ansible_ssh_extra_args` (so an Ansible inventory's bastion
+/// works unchanged), else none (ssh_config may still give one).
+fn jump_var(vars: &Vars) -> Result<Option<String>, String> {
+    if let Some(j) = string_var(vars, "fleetup_jump_host")? {
+        return Ok(Some(j.to_owned()));
+    }
+    for name in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
+        let Some(args) = string_var(vars, name)? else {
+            continue;
+        };
+        let words = shlex::split(args).ok_or(format!("{name}: unbalanced quotes"))?;
+        let mut it = words.iter();
+        while let Some(w) = it.next() {
+            let value = if w == "-J" {
+                it.next().cloned()
+            } else if w == "-o" {
+                it.next().and_then(|o| proxy_jump_option(o))
+            } else {
+                w.strip_prefix("-o")
+                    .and_then(proxy_jump_option)
+                    .or_else(|| {
+                        w.strip_prefix("-J")
+                            .filter(|v| !v.is_empty())
+                            .map(str::to_owned)
+                    })
+            };
+            if let Some(v) = value {
+                return Ok(Some(v));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn proxy_jump_option(option: &str) -> Option<String> {
+    let (key, value) = option.split_once(['=', ' '])?;
+    key.trim()
+        .eq_ignore_ascii_case("proxyjump")
+        .then(|| value.trim().to_owned())
+}
+
+/// The SSH target for inventory host `name` with merged variables `vars`.
+pub fn ssh_target(name: &str, vars: &Vars, d: &SshDefaults) -> Result<SshTarget, String> {
+    let alias = string_var(vars, "ansible_host")?.unwrap_or(name);
+    check_word("ansible_host", alias)?;
+    let cfg = d.ssh_config.resolve(alias)?;
+    if cfg.proxy_command.is_some() {
+        return Err(format!(
+            "~/.ssh/config gives {alias} a ProxyCommand, which fleetup does not run; use ProxyJump"
+        ));
+    }
+    let address = cfg.hostname.clone().unwrap_or_else(|| alias.to_owned());
+    check_word("host name", &address)?;
+    let port = port_var(vars)?.or(cfg.port).unwrap_or(22);
+    let user = match string_var(vars, "ansible_user")? {
+        Some(u) => u.to_owned(),
+        None => cfg.user.clone().unwrap_or_else(|| d.local_user.clone()),
+    };
+    check_word("ansible_user", &user)?;
+
+    let mut identity_files: Vec<PathBuf> = Vec::new();
+    if let Some(key) = string_var(vars, "ansible_ssh_private_key_file")?
+        .or(string_var(vars, "ansible_private_key_file")?)
+    {
+        identity_files.push(expand_home(key, &d.home));
+    }
+    identity_files.extend(cfg.identity_files.iter().cloned());
+    let use_default_identities = identity_files.is_empty() && !cfg.identity_files_configured;
+
+    let jumps: Vec<JumpHost> = match jump_var(vars)? {
+        Some(spec) => parse_proxy_jump(&spec)?,
+        None => cfg.proxy_jump.clone(),
+    };
+    let jump = jumps
+        .iter()
+        .map(|j| jump_target(j, &user, d))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let known_files: Vec<PathBuf> = {
+        let given = list_var(vars, "fleetup_known_hosts")?;
+        if !given.is_empty() {
+            given.iter().map(|f| expand_home(f, &d.home)).collect()
+        } else if let Some(files) = &cfg.user_known_hosts_files {
+            files.clone()
+        } else {
+            vec![
+                d.home.join(".ssh/known_hosts"),
+                d.home.join(".ssh/known_hosts2"),
+            ]
+        }
+    };
+    let policy = match string_var(vars, "fleetup_host_key_checking")? {
+        Some(p) => HostKeyPolicy::parse(p)?,
+        None => match &cfg.strict_host_key_checking {
+            Some(p) => HostKeyPolicy::parse(p)?,
+            None => HostKeyPolicy::Strict,
+        },
+    };
+    let known = KnownHosts::load(&known_files)?;
+    let host_key_algorithms =
+        Some(known.preferred_algorithms(&address, port, &russh::Preferred::DEFAULT.key));
+    let record_file = known_files
+        .first()
+        .cloned()
+        .unwrap_or_else(|| d.home.join(".ssh/known_hosts"));
+
+    let mut target = SshTarget::new(
+        name,
+        address,
+        user,
+        verifier(name, known, policy, record_file),
+    );
+    target.port = port;
+    target.identity_files = identity_files;
+    target.use_default_identities = use_default_identities;
+    target.jump = jump;
+    target.connect_timeout = d.connect_timeout;
+    target.host_key_algorithms = host_key_algorithms;
+    Ok(target)
+}
+
+/// A hop of a jump chain, resolved through ssh_config like the target.
+fn jump_target(j: &JumpHost, target_user: &str, d: &SshDefaults) -> Result<JumpTarget, String> {
+    check_word("jump host", &j.host)?;
+    let cfg = d.ssh_config.resolve(&j.host)?;
+    let address = cfg.hostname.unwrap_or_else(|| j.host.clone());
+    check_word("jump host name", &address)?;
+    let user = j
+        .user
+        .clone()
+        .or(cfg.user)
+        .unwrap_or_else(|| target_user.to_owned());
+    check_word("jump host user", &user)?;
+    Ok(JumpTarget {
+        address,
+        port: j.port.or(cfg.port).unwrap_or(22),
+        user,
+    })
+}
+
+/// The host-key check for one host's connection (each hop calls it with its own address).
+fn verifier(
+    name: &str,
+    known: KnownHosts,
+    policy: HostKeyPolicy,
+    record_file: PathBuf,
+) -> HostKeyVerifier {
+    let name = name.to_owned();
+    let known = Mutex::new(known);
+    Arc::new(
+        move |address: &str, port: u16, key: &russh::keys::PublicKey| {
+            let mut known = known.lock().unwrap_or_else(|e| e.into_inner());
+            let status = known.check(address, port, key);
+            match known_hosts::decide(&status, policy, address, port, key, &record_file)? {
+                Decision::Accept => {
+                    if policy == HostKeyPolicy::Off {
+                        tracing::warn!(host = %name, "host key checking is OFF for {address}:{port}: accepting {} unverified", known_hosts::fingerprint(key));
+                    }
+                }
+                Decision::AcceptAndRecord => {
+                    known_hosts::append(&record_file, address, port, key).map_err(|e| {
+                        format!(
+                            "cannot record the new host key in {}: {e}",
+                            record_file.display()
+                        )
+                    })?;
+                    if let Ok(line) = known_hosts::entry_line(address, port, key) {
+                        known.add_text(&record_file, &line);
+                    }
+                    tracing::warn!(host = %name, "accept-new: recorded the host key of {address}:{port} ({}) in {}", known_hosts::fingerprint(key), record_file.display());
+                }
+            }
+            Ok(())
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn defaults(config: &str) -> (tempfile::TempDir, SshDefaults) {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(".ssh")).unwrap();
+        std::fs::write(home.path().join(".ssh/config"), config).unwrap();
+        let ssh_config =
+            SshConfig::load_with(&home.path().join(".ssh/config"), home.path(), Some("me"))
+                .unwrap();
+        let d = SshDefaults {
+            ssh_config,
+            home: home.path().to_path_buf(),
+            local_user: "me".into(),
+            connect_timeout: Duration::from_secs(5),
+        };
+        (home, d)
+    }
+
+    fn vars(v: Value) -> Vars {
+        match v {
+            Value::Object(m) => m.into_iter().collect(),
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn ansible_variables_beat_ssh_config_which_beats_defaults() {
+        let (_h, d) = defaults(
+            "Host web1\n  HostName 10.0.0.1\n  User cfguser\n  Port 2200\n  IdentityFile ~/.ssh/cfgkey\n",
+        );
+        let t = ssh_target("web1", &Vars::new(), &d).unwrap();
+        assert_eq!(
+            (t.address.as_str(), t.port, t.user.as_str()),
+            ("10.0.0.1", 2200, "cfguser")
+        );
+        assert!(
+            t.identity_files[0].ends_with(".ssh/cfgkey"),
+            "{:?}",
+            t.identity_files
+        );
+        assert!(!t.use_default_identities);
+
+        let v = vars(
+            json!({"ansible_host": "web1", "ansible_port": "2222", "ansible_user": "deploy", "ansible_ssh_private_key_file": "~/k"}),
+        );
+        let t = ssh_target("inventory-name", &v, &d).unwrap();
+        assert_eq!(
+            (t.name.as_str(), t.address.as_str(), t.port, t.user.as_str()),
+            ("inventory-name", "10.0.0.1", 2222, "deploy")
+        );
+        assert_eq!(t.identity_files[0], d.home.join("k"));
+
+        let t = ssh_target("other", &Vars::new(), &d).unwrap();
+        assert_eq!(
+            (t.address.as_str(), t.port, t.user.as_str()),
+            ("other", 22, "me")
+        );
+        assert!(t.use_default_identities);
+    }
+
+    #[test]
+    fn jump_hosts_from_fleetup_var_ansible_args_or_ssh_config() {
+        let (_h, d) = defaults(
+            "Host bastion\n  HostName 192.0.2.7\n  User jumper\nHost behind\n  ProxyJump bastion,hop2:2022\n",
+        );
+        let t = ssh_target("behind", &Vars::new(), &d).unwrap();
+        assert_eq!(t.jump.len(), 2);
+        assert_eq!(
+            (
+                t.jump[0].address.as_str(),
+                t.jump[0].user.as_str(),
+                t.jump[0].port
+            ),
+            ("192.0.2.7", "jumper", 22)
+        );
+        assert_eq!((t.jump[1].address.as_str(), t.jump[1].port), ("hop2", 2022));
+
+        let v = vars(
+            json!({"ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o ProxyJump=ops@gw:2222"}),
+        );
+        let t = ssh_target("h", &v, &d).unwrap();
+        assert_eq!(
+            (
+                t.jump[0].address.as_str(),
+                t.jump[0].user.as_str(),
+                t.jump[0].port
+            ),
+            ("gw", "ops", 2222)
+        );
+
+        let v = vars(json!({"fleetup_jump_host": "gw2", "ansible_ssh_common_args": "-J gw"}));
+        assert_eq!(ssh_target("h", &v, &d).unwrap().jump[0].address, "gw2");
+    }
+
+    #[test]
+    fn bad_values_fail_the_host_with_the_variable_named() {
+        let (_h, d) = defaults("Host proxied\n  ProxyCommand nc %h %p\n");
+        for (v, needle) in [
+            (
+                json!({"ansible_host": "-oProxyCommand=evil"}),
+                "ansible_host",
+            ),
+            (json!({"ansible_user": "-x"}), "ansible_user"),
+            (json!({"ansible_user": "a b"}), "ansible_user"),
+            (json!({"ansible_port": 70000}), "ansible_port"),
+            (json!({"ansible_port": "22; reboot"}), "ansible_port"),
+            (json!({"fleetup_host_key_checking": "maybe"}), "maybe"),
+            (json!({"fleetup_jump_host": "-oProxyCommand=x"}), "jump"),
+        ] {
+            let err = ssh_target("h", &vars(v.clone()), &d).unwrap_err();
+            assert!(err.contains(needle), "{v}: {err}");
+        }
+        let err = ssh_target("proxied", &Vars::new(), &d).unwrap_err();
+        assert!(err.contains("ProxyCommand"), "{err}");
+    }
+}

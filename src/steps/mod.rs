@@ -30,14 +30,16 @@ use bytes::Bytes;
 use crate::transport::{CommandOutput, RemoteCommand, Transport, TransportError};
 
 pub use probe::{Probe, probe};
-
+pub use rollback::{Restored, rollback};
 pub use settings::{HostSettings, SetcapPolicy};
+pub use upgrade::{Outcome, upgrade};
 
 /// Which step a command belonged to (for reports).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     Settings,
     Probe,
+    Decide,
     Lock,
     Stage,
     Swap,
@@ -52,6 +54,7 @@ impl fmt::Display for Step {
         f.write_str(match self {
             Step::Settings => "settings",
             Step::Probe => "probe",
+            Step::Decide => "decide",
             Step::Lock => "lock",
             Step::Stage => "stage",
             Step::Swap => "swap",

@@ -235,7 +235,8 @@ mod tests {
     use serde_json::json;
 
     fn vars(v: Value) -> Vars {
-        v.as_object().unwrap().clone().into_iter().collect()
+        let Value::Object(map) = v else { panic!() };
+        map.into_iter().collect()
     }
 
     #[test]

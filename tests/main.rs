@@ -9,3 +9,4 @@ mod lab;
 mod release_fetch;
 mod release_publish;
 mod releases_cli;
+mod steps_local;

@@ -671,3 +671,25 @@ async fn sudo_that_wants_a_password_fails_fast() {
     assert_eq!(e.argv[..5], ["sudo", "-n", "-u", "root", "--"]);
     assert!(e.stderr.contains("password"), "{e}");
 }
+
+#[tokio::test]
+async fn health_url_failure_is_reported_with_curl_stderr() {
+    let d = Dir::new("health-url");
+    let t = LocalTransport::new(HOST);
+    write_exec(&d.path("app"), &script("1.0.0"), 0o755);
+    let mut settings = HostSettings::for_binary(&d.s("app"));
+    // Nothing listens on port 1: every attempt fails, before and after the rollback.
+    settings.health_url = Some("http://127.0.0.1:1/health".into());
+    settings.health_timeout = Duration::from_secs(1);
+    let outcome = run_upgrade(&t, &settings, &script("1.1.0"), "1.1.0")
+        .await
+        .unwrap();
+    let Outcome::RolledBack { cause, after, .. } = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(cause.step, Step::Health);
+    assert!(cause.stderr.contains("curl: (7)"), "{cause}");
+    assert!(cause.argv.iter().any(|w| w == "http://127.0.0.1:1/health"));
+    assert_eq!(after.as_ref().map(|e| e.step), Some(Step::Health));
+    assert_eq!(std::fs::read(d.path("app")).unwrap(), script("1.0.0"));
+}

@@ -10,3 +10,4 @@ mod release_fetch;
 mod release_publish;
 mod releases_cli;
 mod ssh_transport;
+mod steps_local;

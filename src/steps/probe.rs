@@ -1,0 +1,391 @@
+//! Probe (read-only, one round trip): everything `check` reports and `decide` needs, from one
+//! constant script run as the become user. It changes nothing on the host.
+
+use std::time::Duration;
+
+use super::settings::HostSettings;
+use super::version::{first_semver, go_arch, go_os};
+use super::{Step, StepError, run, script_command, split_path};
+use crate::transport::{RemoteCommand, Transport};
+
+/// Seconds the binary's version command may run during the probe (`timeout` on the host).
+pub const VERSION_TIMEOUT_SECS: u64 = 10;
+
+/// `$1` = the configured binary path, `$2` = seconds for the version command, `$3…` = the
+/// version command's argv (`{binary}` already substituted). Output: `key=value` lines and
+/// prefixed sections (`df| `, `getcap| `, `version| `), parsed by [`parse_probe`].
+pub const PROBE_SCRIPT: &str = r#"set -u
+b=$1; vt=$2; shift 2
+echo 'fleetup-probe 1'
+echo "os=$(uname -s)"
+echo "arch=$(uname -m)"
+echo "user=$(id -un)"
+real=$(realpath -e -- "$b" 2>&1) || { echo "error=resolve"; echo "detail=$real"; exit 0; }
+echo "real=$real"
+if [ -d "$real" ]; then echo 'error=directory'; exit 0; fi
+if [ ! -f "$real" ]; then echo 'error=notfile'; exit 0; fi
+echo "stat=$(stat -c '%a %u %g %s %U %G' -- "$real")"
+if sum=$(sha256sum < "$real" 2>&1); then echo "sha256=${sum%% *}"; else echo "error=unreadable"; echo "detail=$sum"; exit 0; fi
+dir=${real%/*}; [ -n "$dir" ] || dir=/
+base=${real##*/}
+if [ -w "$dir" ]; then echo 'writable=1'; else echo 'writable=0'; fi
+df -P -k -- "$dir" 2>&1 | sed 's/^/df| /'
+echo
+getcap -- "$real" 2>&1 | sed 's/^/getcap| /'
+echo
+for f in "$dir"/"$base".fleetup-bak-*; do [ -f "$f" ] && echo "backup=${f##*/}"; done
+[ -e "$dir/.$base.fleetup.lock" ] && echo 'locked=1'
+if command -v timeout >/dev/null 2>&1; then set -- timeout -k 2 "$vt" "$@"; fi
+"$@" </dev/null 2>&1 | head -c 16384 | sed 's/^/version| /'
+echo
+echo 'end=1'
+"#;
+
+/// What a host runs, read-only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub host: String,
+    /// Go names (`linux`, `amd64`, …).
+    pub os: String,
+    pub arch: String,
+    /// Who the steps run as (the become user when set).
+    pub user: String,
+    /// `fleetup_binary` as configured.
+    pub binary: String,
+    /// Its real path (symlinks resolved): the file the swap replaces.
+    pub real_path: String,
+    /// The directory of `real_path`: the temp file, backups and lock live there.
+    pub dir: String,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub owner: String,
+    pub group: String,
+    pub size: u64,
+    pub sha256: String,
+    /// The first semver the version command printed; `None` when it printed none (or the
+    /// binary does not run).
+    pub version: Option<semver::Version>,
+    /// What the version command printed (for messages).
+    pub version_output: String,
+    /// Whether the binary carries `cap_net_bind_service`; `None` when `getcap` is missing.
+    pub net_bind_cap: Option<bool>,
+    /// Free bytes for the user in `dir`; `None` when `df` could not say.
+    pub free_bytes: Option<u64>,
+    pub dir_writable: bool,
+    /// Backup file names in `dir` (`<name>.fleetup-bak-…`).
+    pub backups: Vec<String>,
+    /// Whether a lock file is present (another run, or a stale one).
+    pub locked: bool,
+}
+
+/// The probe command for a host (one round trip).
+pub fn probe_command(settings: &HostSettings) -> RemoteCommand {
+    let mut args = vec![settings.binary.clone(), VERSION_TIMEOUT_SECS.to_string()];
+    args.extend(settings.version_argv(&settings.binary));
+    script_command(
+        PROBE_SCRIPT,
+        "fleetup-probe",
+        args,
+        settings,
+        settings.command_timeout + Duration::from_secs(VERSION_TIMEOUT_SECS),
+    )
+}
+
+/// Probes the host (one round trip).
+pub async fn probe<T: Transport>(t: &T, settings: &HostSettings) -> Result<Probe, StepError> {
+    let cmd = probe_command(settings);
+    let out = run(t, Step::Probe, &cmd, None).await?;
+    let stdout = out.stdout_text();
+    if !stdout.starts_with("fleetup-probe 1\n") {
+        let message = match &settings.become_user {
+            Some(user) if out.stderr_text().contains("sudo") => {
+                sudo_failure(t.host(), user, &out.stderr_text())
+            }
+            _ => format!("the probe did not run: {}", super::failure_reason(&out)),
+        };
+        return Err(StepError::from_output(
+            t.host(),
+            Step::Probe,
+            &cmd,
+            &out,
+            message,
+        ));
+    }
+    parse_probe(t.host(), &settings.binary, &stdout)
+        .map_err(|m| StepError::from_output(t.host(), Step::Probe, &cmd, &out, m))
+}
+
+/// The message for a `sudo -n` that would not run the command.
+pub fn sudo_failure(host: &str, user: &str, stderr: &str) -> String {
+    let detail = stderr
+        .lines()
+        .find(|l| l.contains("sudo"))
+        .unwrap_or(stderr)
+        .trim();
+    if detail.contains("password") {
+        format!("sudo needs a password on {host}: {detail} (fleetup runs sudo -n)")
+    } else {
+        format!("sudo -n -u {user} does not work on {host}: {detail}")
+    }
+}
+
+/// Parses the probe script's output.
+pub fn parse_probe(host: &str, binary: &str, text: &str) -> Result<Probe, String> {
+    let mut p = Probe {
+        host: host.to_owned(),
+        os: String::new(),
+        arch: String::new(),
+        user: String::new(),
+        binary: binary.to_owned(),
+        real_path: String::new(),
+        dir: String::new(),
+        mode: 0,
+        uid: 0,
+        gid: 0,
+        owner: String::new(),
+        group: String::new(),
+        size: 0,
+        sha256: String::new(),
+        version: None,
+        version_output: String::new(),
+        net_bind_cap: None,
+        free_bytes: None,
+        dir_writable: false,
+        backups: Vec::new(),
+        locked: false,
+    };
+    let (mut error, mut detail, mut stat, mut ended) = (None, String::new(), None, false);
+    let (mut df, mut getcap) = (Vec::new(), Vec::new());
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix("version| ") {
+            p.version_output.push_str(v);
+            p.version_output.push('\n');
+        } else if let Some(v) = line.strip_prefix("df| ") {
+            df.push(v);
+        } else if let Some(v) = line.strip_prefix("getcap| ") {
+            getcap.push(v);
+        } else if let Some((k, v)) = line.split_once('=') {
+            match k {
+                "os" => p.os = go_os(v),
+                "arch" => p.arch = go_arch(v),
+                "user" => p.user = v.to_owned(),
+                "real" => p.real_path = v.to_owned(),
+                "stat" => stat = Some(v.to_owned()),
+                "sha256" => p.sha256 = v.trim().to_ascii_lowercase(),
+                "writable" => p.dir_writable = v == "1",
+                "backup" => p.backups.push(v.to_owned()),
+                "locked" => p.locked = true,
+                "error" => error = Some(v.to_owned()),
+                "detail" => detail = v.trim().to_owned(),
+                "end" => ended = true,
+                _ => {}
+            }
+        }
+    }
+    if let Some(error) = error {
+        return Err(match error.as_str() {
+            "resolve" if detail.contains("Too many levels") => {
+                format!("fleetup_binary {binary}: a symlink loop ({detail})")
+            }
+            "resolve" => format!("fleetup_binary {binary} cannot be resolved: {detail}"),
+            "directory" => format!(
+                "fleetup_binary {binary} is a directory ({}), not a binary",
+                p.real_path
+            ),
+            "notfile" => format!(
+                "fleetup_binary {binary} ({}) is not a regular file",
+                p.real_path
+            ),
+            "unreadable" => format!("cannot read {} as {}: {detail}", p.real_path, p.user),
+            other => format!("probe error {other}: {detail}"),
+        });
+    }
+    if !ended {
+        return Err("the probe output is incomplete".into());
+    }
+    let stat = stat.ok_or("the probe printed no stat line")?;
+    parse_stat(&stat, &mut p)?;
+    if p.sha256.len() != 64 || !p.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("sha256sum printed {:?}", p.sha256));
+    }
+    p.dir = split_path(&p.real_path).0.to_owned();
+    p.free_bytes = parse_df(&df);
+    p.net_bind_cap = parse_getcap(&getcap);
+    p.version = first_semver(&p.version_output);
+    p.backups.sort();
+    Ok(p)
+}
+
+/// `stat -c '%a %u %g %s %U %G'`.
+fn parse_stat(line: &str, p: &mut Probe) -> Result<(), String> {
+    let f: Vec<&str> = line.split_whitespace().collect();
+    let bad = || format!("cannot read stat output {line:?}");
+    if f.len() != 6 {
+        return Err(bad());
+    }
+    p.mode = u32::from_str_radix(f[0], 8).map_err(|_| bad())?;
+    p.uid = f[1].parse().map_err(|_| bad())?;
+    p.gid = f[2].parse().map_err(|_| bad())?;
+    p.size = f[3].parse().map_err(|_| bad())?;
+    p.owner = f[4].to_owned();
+    p.group = f[5].to_owned();
+    Ok(())
+}
+
+/// `df -P -k DIR`: the "Available" column of the data line, in bytes.
+pub fn parse_df(lines: &[&str]) -> Option<u64> {
+    let header = lines.iter().position(|l| l.starts_with("Filesystem"))?;
+    // A long device name may wrap the data line in old dfs; join what follows.
+    let data: Vec<&str> = lines[header + 1..]
+        .iter()
+        .flat_map(|l| l.split_whitespace())
+        .collect();
+    // Filesystem 1024-blocks Used Available Capacity Mounted-on
+    let kib: u64 = data.get(3)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// `getcap FILE`: `FILE cap_net_bind_service=ep` (libcap ≥ 2.4x) or `FILE = cap_…+ep`;
+/// nothing when the file has none; `None` when getcap itself is missing.
+pub fn parse_getcap(lines: &[&str]) -> Option<bool> {
+    if lines
+        .iter()
+        .any(|l| l.contains("not found") || l.contains("No such file"))
+    {
+        return None;
+    }
+    Some(lines.iter().any(|l| l.contains("cap_net_bind_service")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = "fleetup-probe 1
+os=Linux
+arch=x86_64
+user=root
+real=/opt/app/bin/app-1.2.0
+stat=750 65534 65534 1234 nobody nogroup
+sha256=E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855
+writable=1
+df| Filesystem     1024-blocks     Used Available Capacity Mounted on
+df| /dev/sda1         10255636  5216000   4498932      54% /
+getcap| /opt/app/bin/app-1.2.0 cap_net_bind_service=ep
+backup=app-1.2.0.fleetup-bak-1.1.0-20240101T000000Z
+locked=1
+version| app version v1.2.0 (go1.22.1)
+
+end=1
+";
+
+    #[test]
+    fn parses_a_full_probe() {
+        let p = parse_probe("web1", "/usr/local/bin/app", OK).unwrap();
+        assert_eq!((p.os.as_str(), p.arch.as_str()), ("linux", "amd64"));
+        assert_eq!(p.real_path, "/opt/app/bin/app-1.2.0");
+        assert_eq!(p.dir, "/opt/app/bin");
+        assert_eq!(p.binary, "/usr/local/bin/app");
+        assert_eq!((p.mode, p.uid, p.gid, p.size), (0o750, 65534, 65534, 1234));
+        assert_eq!((p.owner.as_str(), p.group.as_str()), ("nobody", "nogroup"));
+        assert_eq!(&p.sha256[..8], "e3b0c442");
+        assert_eq!(p.version, Some(semver::Version::new(1, 2, 0)));
+        assert_eq!(p.net_bind_cap, Some(true));
+        assert_eq!(p.free_bytes, Some(4_498_932 * 1024));
+        assert!(p.dir_writable && p.locked);
+        assert_eq!(p.backups.len(), 1);
+    }
+
+    #[test]
+    fn a_binary_that_does_not_run_has_no_version() {
+        let text = OK.replace(
+            "version| app version v1.2.0 (go1.22.1)",
+            "version| sh: 1: /opt/app: Exec format error",
+        );
+        let p = parse_probe("web1", "/a", &text).unwrap();
+        assert_eq!(p.version, None);
+        assert!(p.version_output.contains("Exec format error"));
+    }
+
+    #[test]
+    fn getcap_formats() {
+        assert_eq!(parse_getcap(&[]), Some(false));
+        assert_eq!(parse_getcap(&["/x = cap_net_bind_service+ep"]), Some(true));
+        assert_eq!(parse_getcap(&["/x cap_net_raw=ep"]), Some(false));
+        assert_eq!(parse_getcap(&["sh: 1: getcap: not found"]), None);
+    }
+
+    #[test]
+    fn df_output() {
+        assert_eq!(
+            parse_df(&[
+                "Filesystem 1024-blocks Used Available Capacity Mounted on",
+                "tmpfs 1024 0 1024 0% /tmp/x"
+            ]),
+            Some(1024 * 1024)
+        );
+        assert_eq!(parse_df(&["df: /x: No such file or directory"]), None);
+    }
+
+    #[test]
+    fn missing_directory_loop_unreadable() {
+        let head = "fleetup-probe 1\nos=Linux\narch=aarch64\nuser=root\n";
+        let e = parse_probe(
+            "h",
+            "/a/b",
+            &format!("{head}error=resolve\ndetail=realpath: /a/b: No such file or directory\n"),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("/a/b cannot be resolved") && e.contains("No such file"),
+            "{e}"
+        );
+        let e = parse_probe(
+            "h",
+            "/a/b",
+            &format!(
+                "{head}error=resolve\ndetail=realpath: /a/b: Too many levels of symbolic links\n"
+            ),
+        )
+        .unwrap_err();
+        assert!(e.contains("symlink loop"), "{e}");
+        let e =
+            parse_probe("h", "/a/b", &format!("{head}real=/a/b\nerror=directory\n")).unwrap_err();
+        assert!(e.contains("is a directory"), "{e}");
+        let e = parse_probe("h", "/a/b", head).unwrap_err();
+        assert!(e.contains("incomplete"), "{e}");
+    }
+
+    #[test]
+    fn sudo_messages() {
+        let m = sudo_failure("web1", "root", "sudo: a password is required\n");
+        assert_eq!(
+            m,
+            "sudo needs a password on web1: sudo: a password is required (fleetup runs sudo -n)"
+        );
+        let m = sudo_failure("web1", "root", "bob is not in the sudoers file.\nsudo: x\n");
+        assert!(
+            m.starts_with("sudo -n -u root does not work on web1"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn probe_command_is_a_constant_script_with_parameters() {
+        let s = HostSettings::for_binary("/opt/my app/$(x)");
+        let c = probe_command(&s);
+        assert_eq!(c.argv[..3], ["sh", "-c", PROBE_SCRIPT]);
+        assert_eq!(
+            c.argv[3..],
+            [
+                "fleetup-probe",
+                "/opt/my app/$(x)",
+                "10",
+                "/opt/my app/$(x)",
+                "--version"
+            ]
+        );
+        assert_eq!(c.become_user, None);
+    }
+}

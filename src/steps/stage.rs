@@ -1,0 +1,214 @@
+//! Stage (1 round trip, +1 to remove the file when it reports the wrong version or the
+//! command was cut off): the artifact goes on stdin into a new, uniquely named file in the
+//! binary's own directory (never /tmp: the swap's rename must not cross filesystems), capped
+//! at the artifact's size, fsynced, then checked **on the host** (size, sha256), given the old
+//! binary's owner, group and mode, `setcap` last (chown clears capabilities), and asked its
+//! version. Any failure removes the file; the target is never touched here.
+
+use bytes::Bytes;
+
+use super::settings::HostSettings;
+use super::version::first_semver;
+use super::{Step, StepError, join, random_suffix, run, script_command};
+use crate::plan::Plan;
+use crate::transport::{RemoteCommand, Transport};
+
+/// Seconds the staged binary's version command may run.
+pub const VERSION_TIMEOUT_SECS: u64 = 10;
+
+/// `$1` temp path, `$2` size, `$3` sha256, `$4` uid, `$5` gid, `$6` octal mode, `$7` setcap
+/// (`1`/`0`), `$8` seconds for the version command, `$9…` the version argv (run on the temp
+/// file). Prints `staged` then the version output; on failure removes the file, says why on
+/// stderr, exits 1.
+pub const STAGE_SCRIPT: &str = r#"set -u
+tmp=$1 size=$2 sha=$3 uid=$4 gid=$5 mode=$6 cap=$7 vt=$8; shift 8
+umask 077
+if ! (set -C; : > "$tmp") 2>/dev/null; then echo "fleetup-stage: cannot create $tmp" >&2; exit 1; fi
+trap 'rm -f -- "$tmp"; exit 1' HUP INT TERM
+fail() { rm -f -- "$tmp"; echo "fleetup-stage: $1" >&2; exit 1; }
+head -c "$size" > "$tmp" || fail "writing $tmp failed"
+[ "$(head -c 1 | wc -c)" -eq 0 ] || fail "more than the expected $size bytes were sent"
+got=$(stat -c %s -- "$tmp") || fail "cannot stat $tmp"
+[ "$got" = "$size" ] || fail "received $got bytes, expected $size"
+sync -- "$tmp" || fail "fsync of $tmp failed"
+sum=$(sha256sum < "$tmp") || fail "cannot hash $tmp"
+[ "${sum%% *}" = "$sha" ] || fail "sha256 mismatch on the host: got ${sum%% *}, expected $sha"
+chown -- "$uid:$gid" "$tmp" || fail "chown $uid:$gid failed"
+chmod -- "$mode" "$tmp" || fail "chmod $mode failed"
+if [ "$cap" = 1 ]; then setcap cap_net_bind_service=+ep "$tmp" || fail "setcap cap_net_bind_service=+ep failed"; fi
+echo staged
+if command -v timeout >/dev/null 2>&1; then set -- timeout -k 2 "$vt" "$@"; fi
+"$@" </dev/null 2>&1 | head -c 16384
+exit 0
+"#;
+
+/// A staged file, ready to be swapped in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Staged {
+    pub path: String,
+    /// What its version command printed.
+    pub version_output: String,
+}
+
+/// `.<name>.fleetup-<random>` in `dir`.
+pub fn temp_path(dir: &str, name: &str) -> String {
+    join(dir, &format!(".{name}.fleetup-{}", random_suffix()))
+}
+
+/// The stage command for `plan`, writing to `tmp`.
+pub fn stage_command(settings: &HostSettings, plan: &Plan, tmp: &str) -> RemoteCommand {
+    let p = &plan.probe;
+    let mut args = vec![
+        tmp.to_owned(),
+        plan.artifact.size.to_string(),
+        plan.artifact.sha256.to_ascii_lowercase(),
+        p.uid.to_string(),
+        p.gid.to_string(),
+        format!("{:o}", p.mode),
+        if plan.setcap { "1" } else { "0" }.to_owned(),
+        VERSION_TIMEOUT_SECS.to_string(),
+    ];
+    args.extend(settings.version_argv(tmp));
+    script_command(
+        STAGE_SCRIPT,
+        "fleetup-stage",
+        args,
+        settings,
+        settings.transfer_timeout,
+    )
+}
+
+/// `rm -f -- PATH` (cleanup of a temp file).
+pub fn remove_command(settings: &HostSettings, path: &str) -> RemoteCommand {
+    let mut cmd = RemoteCommand::new(["rm", "-f", "--", path], settings.command_timeout);
+    cmd.become_user.clone_from(&settings.become_user);
+    cmd
+}
+
+/// Checks what the staged binary printed against the target version (build metadata
+/// ignored).
+pub fn check_version(output: &str, target: &str) -> Result<(), String> {
+    let want = semver::Version::parse(target.trim().trim_start_matches('v'))
+        .map_err(|e| format!("target version {target:?}: {e}"))?;
+    match first_semver(output) {
+        Some(v) if v.cmp_precedence(&want).is_eq() => Ok(()),
+        Some(v) => Err(format!(
+            "the staged binary reports version {v}, expected {want}"
+        )),
+        None => Err(format!(
+            "the staged binary reports no version (expected {want}); it printed: {:?}",
+            output.trim()
+        )),
+    }
+}
+
+/// Stages `artifact` (the bytes of `plan.artifact`) next to the binary.
+pub async fn stage<T: Transport>(
+    t: &T,
+    settings: &HostSettings,
+    plan: &Plan,
+    artifact: Bytes,
+) -> Result<Staged, StepError> {
+    let name = super::split_path(&plan.probe.real_path).1;
+    let tmp = temp_path(&plan.probe.dir, name);
+    let cmd = stage_command(settings, plan, &tmp);
+    let out = match run(t, Step::Stage, &cmd, Some(artifact)).await {
+        Ok(out) => out,
+        Err(e) => {
+            cleanup(t, settings, &tmp).await;
+            return Err(e);
+        }
+    };
+    let stdout = out.stdout_text();
+    let Some(version_output) = stdout.strip_prefix("staged\n") else {
+        if out.success() || out.status.is_none() {
+            cleanup(t, settings, &tmp).await;
+        }
+        return Err(StepError::from_output(
+            t.host(),
+            Step::Stage,
+            &cmd,
+            &out,
+            super::failure_reason(&out),
+        ));
+    };
+    if let Err(m) = check_version(version_output, &plan.target) {
+        cleanup(t, settings, &tmp).await;
+        return Err(StepError::from_output(t.host(), Step::Stage, &cmd, &out, m));
+    }
+    Ok(Staged {
+        path: tmp,
+        version_output: version_output.to_owned(),
+    })
+}
+
+/// Best effort: removes a temp file (1 round trip).
+pub(crate) async fn cleanup<T: Transport>(t: &T, settings: &HostSettings, path: &str) {
+    let cmd = remove_command(settings, path);
+    if let Err(e) = t.exec(&cmd, None).await {
+        tracing::warn!(host = t.host(), "could not remove {path}: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::decide;
+    use crate::release::Artifact;
+    use crate::steps::probe::parse_probe;
+
+    #[test]
+    fn stage_command_carries_values_as_parameters() {
+        let probe = parse_probe(
+            "h",
+            "/opt/a b/app",
+            "fleetup-probe 1\nos=Linux\narch=x86_64\nuser=root\nreal=/opt/a b/app\n\
+             stat=4750 65534 65534 10 nobody nogroup\nsha256=\
+             0000000000000000000000000000000000000000000000000000000000000000\nwritable=1\n\
+             getcap| /opt/a b/app cap_net_bind_service=ep\nversion| 1.0.0\nend=1\n",
+        )
+        .unwrap();
+        let mut s = HostSettings::for_binary("/opt/a b/app");
+        s.become_user = Some("root".into());
+        let a = Artifact {
+            os: "linux".into(),
+            arch: "amd64".into(),
+            url: "u".into(),
+            size: 42,
+            sha256: "AB".repeat(32),
+        };
+        let plan = decide(&probe, &s, "1.1.0", &a, false);
+        let tmp = temp_path(&probe.dir, "app");
+        assert!(tmp.starts_with("/opt/a b/.app.fleetup-"), "{tmp}");
+        let c = stage_command(&s, &plan, &tmp);
+        assert_eq!(c.argv[..4], ["sh", "-c", STAGE_SCRIPT, "fleetup-stage"]);
+        assert_eq!(
+            c.argv[4..],
+            [
+                tmp.as_str(),
+                "42",
+                &"ab".repeat(32),
+                "65534",
+                "65534",
+                "4750",
+                "1",
+                "10",
+                tmp.as_str(),
+                "--version"
+            ]
+        );
+        assert_eq!(c.full_argv()[..5], ["sudo", "-n", "-u", "root", "--"]);
+        assert_eq!(
+            remove_command(&s, "/x/-y").argv,
+            ["rm", "-f", "--", "/x/-y"]
+        );
+    }
+
+    #[test]
+    fn version_check() {
+        assert!(check_version("app v1.3.0+build7\n", "1.3.0").is_ok());
+        let e = check_version("app 1.2.0\n", "1.3.0").unwrap_err();
+        assert_eq!(e, "the staged binary reports version 1.2.0, expected 1.3.0");
+        assert!(check_version("Exec format error", "1.3.0").is_err());
+    }
+}

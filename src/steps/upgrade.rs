@@ -1,0 +1,109 @@
+//! Executes a [`Plan`] on one host: lock, stage, back up + swap, restart, health, and the
+//! automatic rollback when the restart or the health check fails; the lock is released on
+//! every path the connection allows.
+//!
+//! Round trips for an upgrade: lock 1, stage 1, swap 1, restart 1 (when configured), health 1
+//! (when configured), unlock 1 (the probe, 1, came before, in [`super::probe()`]). A plan with
+//! nothing to do costs none.
+
+use bytes::Bytes;
+
+use super::health::restart_and_check;
+use super::rollback::{Restored, restore};
+use super::settings::HostSettings;
+use super::swap::backup_and_swap;
+use super::{Step, StepError, lock, split_path, stage};
+use crate::plan::{Action, Plan};
+use crate::transport::Transport;
+
+/// How an upgrade of one host ended (a step that failed before the swap is an `Err`, with
+/// the target untouched).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The target is in place (and restarted and healthy when configured).
+    Upgraded {
+        from: Option<semver::Version>,
+        to: String,
+        /// The backup of the previous binary.
+        backup: String,
+    },
+    /// Already at the target: nothing was sent.
+    Unchanged,
+    /// The restart or the health check failed after the swap; the previous binary was put
+    /// back. `after` is the failure of the restart/health check after the rollback, if any.
+    RolledBack {
+        cause: StepError,
+        restored: Restored,
+        after: Option<StepError>,
+    },
+}
+
+impl Outcome {
+    /// The report's `result`: `upgraded`, `unchanged` or `rolled_back`.
+    pub fn result_name(&self) -> &'static str {
+        match self {
+            Outcome::Upgraded { .. } => "upgraded",
+            Outcome::Unchanged => "unchanged",
+            Outcome::RolledBack { .. } => "rolled_back",
+        }
+    }
+}
+
+/// Executes `plan` on the host of `t`, with `artifact` the bytes of `plan.artifact` (as
+/// verified in the controller's cache). `run_id` names this run in the host's lock.
+pub async fn upgrade<T: Transport>(
+    t: &T,
+    settings: &HostSettings,
+    plan: &Plan,
+    artifact: Bytes,
+    run_id: &str,
+) -> Result<Outcome, StepError> {
+    match &plan.action {
+        Action::None => return Ok(Outcome::Unchanged),
+        Action::Refuse { reason } | Action::Blocked { reason } => {
+            return Err(StepError::new(t.host(), Step::Decide, reason.clone()));
+        }
+        Action::Upgrade => {}
+    }
+    let p = &plan.probe;
+    let name = split_path(&p.real_path).1;
+    let held = lock::acquire(t, settings, &p.dir, name, run_id).await?;
+    let result = locked(t, settings, plan, artifact).await;
+    if let Err(e) = lock::release(t, settings, &held).await {
+        tracing::warn!(host = t.host(), "releasing the lock: {e}");
+    }
+    result
+}
+
+async fn locked<T: Transport>(
+    t: &T,
+    settings: &HostSettings,
+    plan: &Plan,
+    artifact: Bytes,
+) -> Result<Outcome, StepError> {
+    let staged = stage::stage(t, settings, plan, artifact).await?;
+    let backup = backup_and_swap(t, settings, plan, &staged.path).await?;
+    let Err(cause) = restart_and_check(t, settings).await else {
+        return Ok(Outcome::Upgraded {
+            from: plan.probe.version.clone(),
+            to: plan.target.clone(),
+            backup,
+        });
+    };
+    tracing::warn!(host = t.host(), "rolling back: {cause}");
+    let p = &plan.probe;
+    let mut backups = p.backups.clone();
+    backups.push(split_path(&backup).1.to_owned());
+    let restored = restore(t, settings, &p.real_path, &p.dir, &backups)
+        .await
+        .map_err(|e| StepError {
+            message: format!("{} (rolling back after: {})", e.message, cause.message),
+            ..e
+        })?;
+    let after = restart_and_check(t, settings).await.err();
+    Ok(Outcome::RolledBack {
+        cause,
+        restored,
+        after,
+    })
+}

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Command, Settings};
 use crate::commands;
+use crate::commands::fleet::Job;
 use crate::inventory::{self, Inventory, InventoryError, LoadOptions};
 use crate::release::ReleaseError;
 use crate::release::publish::PublishError;
@@ -68,9 +69,10 @@ pub fn run(settings: &Settings) -> Outcome {
 fn dispatch(s: &Settings) -> Result<Outcome, RunError> {
     match &s.command {
         Command::Inventory(args) => commands::inventory::run(s, args),
-        Command::Upgrade(_) => Err(RunError::NotImplemented("upgrade")),
-        Command::Check => Err(RunError::NotImplemented("check")),
-        Command::Rollback => Err(RunError::NotImplemented("rollback")),
+        Command::Upgrade(args) if args.check => commands::fleet::run(s, Job::Check, Some(args)),
+        Command::Upgrade(args) => commands::fleet::run(s, Job::Upgrade, Some(args)),
+        Command::Check => commands::fleet::run(s, Job::Check, None),
+        Command::Rollback => commands::fleet::run(s, Job::Rollback, None),
         Command::Releases(args) => commands::releases::run(s, args),
         Command::Release(cmd) => commands::release::run(cmd),
     }

@@ -3,12 +3,20 @@
 use crate::support::{describe, fleetup, run};
 
 #[test]
-fn unbuilt_commands_exit_2_and_say_so() {
-    for cmd in [&["check"][..], &["upgrade"], &["rollback"]] {
-        let out = run(fleetup().args(["-i", "inventories/web-db.ini"]).args(cmd));
+fn host_commands_without_a_trusted_key_exit_2_before_touching_a_host() {
+    for cmd in [&["check"][..], &["upgrade"]] {
+        let out = run(fleetup()
+            .args(["-i", "examples/quickstart/inventory.yml"])
+            .args(["-e", r#"{"fleetup_public_keys": []}"#])
+            .args(cmd));
         assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("not implemented yet"), "{}", describe(&out));
+        assert!(err.contains("no trusted key"), "{}", describe(&out));
+        assert!(
+            !err.contains("probe ok"),
+            "no host was contacted: {}",
+            describe(&out)
+        );
     }
 }
 

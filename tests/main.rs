@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod conformance;
+mod fleet;
 mod lab;
 mod release_fetch;
 mod release_publish;

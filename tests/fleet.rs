@@ -1,0 +1,219 @@
+//! `fleetup check`, `upgrade` and `rollback` end to end: the quick start's local fleet, and a
+//! lab of real OpenSSH hosts, both fed from the quick start's signed channel.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::support::lab::Lab;
+use crate::support::{describe, fleetup, repo_path, require_root, run};
+
+/// The quick start's demoapp at `version`, as the release channel ships it.
+fn demoapp(version: &str) -> String {
+    std::fs::read_to_string(repo_path("examples/quickstart/demoapp.in"))
+        .unwrap()
+        .replace("@VERSION@", version)
+}
+
+fn install(path: &Path, version: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, demoapp(version)).unwrap();
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", describe(out)))
+}
+
+/// `host → field` of a `--output json` report.
+fn field(doc: &Value, host: &str, key: &str) -> Value {
+    doc["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["host"] == host)
+        .unwrap_or_else(|| panic!("{host} not in {doc:#}"))[key]
+        .clone()
+}
+
+/// The quick start's inventory, run from a scratch directory that has the repository's
+/// `examples/` and its own `target/quickstart/` hosts, exactly as README's command runs it.
+#[test]
+fn quick_start_check_upgrade_rerun_and_rollback() {
+    let scratch = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(repo_path("examples"), scratch.path().join("examples")).unwrap();
+    let bin = |h: &str| {
+        scratch
+            .path()
+            .join(format!("target/quickstart/{h}/opt/demoapp/demoapp"))
+    };
+    for h in ["web1", "web2", "db1"] {
+        install(&bin(h), "1.0.0");
+    }
+    let fleet = |args: &[&str]| {
+        run(fleetup()
+            .current_dir(scratch.path())
+            .env("XDG_CACHE_HOME", scratch.path().join("cache"))
+            .args([
+                "-i",
+                "examples/quickstart/inventory.yml",
+                "--output",
+                "json",
+            ])
+            .args(args))
+    };
+
+    let check = fleet(&["check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", describe(&check));
+    let doc = json(&check);
+    for h in ["web1", "web2", "db1"] {
+        assert_eq!(field(&doc, h, "action"), "upgrade", "{doc:#}");
+        assert_eq!(field(&doc, h, "current"), "1.0.0");
+        assert_eq!(field(&doc, h, "target"), "1.1.0");
+    }
+    assert_eq!(
+        std::fs::read_to_string(bin("web1")).unwrap(),
+        demoapp("1.0.0"),
+        "check changed nothing"
+    );
+
+    let up = fleet(&["upgrade"]);
+    assert_eq!(up.status.code(), Some(0), "{}", describe(&up));
+    let doc = json(&up);
+    for h in ["web1", "web2", "db1"] {
+        assert_eq!(
+            field(&doc, h, "result"),
+            "upgraded",
+            "check predicted upgrade: {doc:#}"
+        );
+        assert_eq!(std::fs::read_to_string(bin(h)).unwrap(), demoapp("1.1.0"));
+    }
+
+    let again = fleet(&["upgrade"]);
+    assert_eq!(again.status.code(), Some(0), "{}", describe(&again));
+    assert_eq!(field(&json(&again), "web2", "result"), "unchanged");
+    assert_eq!(field(&json(&fleet(&["check"])), "web2", "action"), "none");
+
+    let back = fleet(&["rollback", "-l", "web1"]);
+    assert_eq!(back.status.code(), Some(0), "{}", describe(&back));
+    assert_eq!(field(&json(&back), "web1", "result"), "rolled_back");
+    assert_eq!(
+        std::fs::read_to_string(bin("web1")).unwrap(),
+        demoapp("1.0.0")
+    );
+    assert_eq!(
+        std::fs::read_to_string(bin("web2")).unwrap(),
+        demoapp("1.1.0"),
+        "--limit kept web2 out"
+    );
+}
+
+/// Extra vars pointing a lab at the quick start's channel.
+fn channel_vars() -> String {
+    serde_json::json!({
+        "fleetup_source": repo_path("examples/quickstart/releases"),
+        "fleetup_public_keys": [repo_path("examples/quickstart/minisign.pub")],
+    })
+    .to_string()
+}
+
+fn lab_fleet(lab: &Lab, cache: &Path, known_hosts: Option<&PathBuf>, args: &[&str]) -> Output {
+    let mut cmd = fleetup();
+    cmd.env("XDG_CACHE_HOME", cache)
+        .arg("-i")
+        .arg(lab.inventory())
+        .args(["-e", &channel_vars(), "--output", "json"]);
+    if let Some(kh) = known_hosts {
+        cmd.arg("-e")
+            .arg(format!("fleetup_known_hosts={}", kh.display()));
+    }
+    run(cmd.args(args))
+}
+
+#[test]
+fn lab_upgrade_over_ssh_with_backups_rerun_and_rollback() {
+    require_root();
+    let lab = Lab::start(3);
+    let cache = tempfile::tempdir().unwrap();
+    let names: Vec<String> = lab.hosts().iter().map(|h| h.name.clone()).collect();
+    for h in &names {
+        install(&lab.opt_dir(h).join("demoapp/demoapp"), "1.0.0");
+    }
+
+    let check = lab_fleet(&lab, cache.path(), None, &["check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", describe(&check));
+    for h in &names {
+        assert_eq!(
+            field(&json(&check), h, "action"),
+            "upgrade",
+            "{}",
+            describe(&check)
+        );
+    }
+
+    let up = lab_fleet(&lab, cache.path(), None, &["upgrade"]);
+    assert_eq!(up.status.code(), Some(0), "{}", describe(&up));
+    for h in &names {
+        assert_eq!(
+            field(&json(&up), h, "result"),
+            "upgraded",
+            "{}",
+            describe(&up)
+        );
+        // Seen from the host itself, over OpenSSH: the new version, and the old one kept as a backup.
+        let out = lab.ssh(h, "/opt/demoapp/demoapp --version; ls /opt/demoapp");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.starts_with("demoapp 1.1.0\n"), "{h}: {text}");
+        assert!(text.contains("demoapp.fleetup-bak-1.0.0-"), "{h}: {text}");
+    }
+
+    let again = lab_fleet(&lab, cache.path(), None, &["upgrade"]);
+    assert_eq!(again.status.code(), Some(0), "{}", describe(&again));
+    assert_eq!(field(&json(&again), &names[0], "result"), "unchanged");
+
+    let back = lab_fleet(&lab, cache.path(), None, &["rollback", "-l", &names[1]]);
+    assert_eq!(back.status.code(), Some(0), "{}", describe(&back));
+    let out = lab.ssh(&names[1], "/opt/demoapp/demoapp --version");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "demoapp 1.0.0\n");
+}
+
+#[test]
+fn lab_changed_host_key_fails_that_host_only_and_names_both_fingerprints() {
+    require_root();
+    let lab = Lab::start(2);
+    let cache = tempfile::tempdir().unwrap();
+    let names: Vec<String> = lab.hosts().iter().map(|h| h.name.clone()).collect();
+    for h in &names {
+        install(&lab.opt_dir(h).join("demoapp/demoapp"), "1.0.0");
+    }
+    // A known_hosts where the second host has somebody else's key (the first host's).
+    let text = std::fs::read_to_string(lab.known_hosts()).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let first_key = lines[0].split_once(' ').unwrap().1;
+    let second_addr = lines[1].split_once(' ').unwrap().0;
+    let forged = format!("{}\n{second_addr} {first_key}\n", lines[0]);
+    let kh = lab.dir().join("known_hosts.forged");
+    std::fs::write(&kh, forged).unwrap();
+
+    let up = lab_fleet(&lab, cache.path(), Some(&kh), &["upgrade"]);
+    assert_eq!(up.status.code(), Some(1), "{}", describe(&up));
+    let doc = json(&up);
+    assert_eq!(field(&doc, &names[0], "result"), "upgraded", "{doc:#}");
+    assert_eq!(field(&doc, &names[1], "result"), "unreachable", "{doc:#}");
+    let err = field(&doc, &names[1], "error")
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        err.matches("SHA256:").count() >= 2,
+        "both fingerprints named: {err}"
+    );
+    let out = lab.ssh(&names[1], "/opt/demoapp/demoapp --version");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "demoapp 1.0.0\n",
+        "the refused host was not touched"
+    );
+}

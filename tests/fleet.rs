@@ -217,3 +217,55 @@ fn lab_changed_host_key_fails_that_host_only_and_names_both_fingerprints() {
         "the refused host was not touched"
     );
 }
+
+#[test]
+fn lab_unknown_host_key_strict_refuses_accept_new_records_then_strict_accepts() {
+    require_root();
+    let lab = Lab::start(1);
+    let cache = tempfile::tempdir().unwrap();
+    let host = lab.hosts()[0].name.clone();
+    install(&lab.opt_dir(&host).join("demoapp/demoapp"), "1.0.0");
+    let kh = lab.dir().join("known_hosts.empty");
+    std::fs::write(&kh, "").unwrap();
+
+    let strict = lab_fleet(&lab, cache.path(), Some(&kh), &["check"]);
+    assert_eq!(strict.status.code(), Some(1), "{}", describe(&strict));
+    assert_eq!(
+        field(&json(&strict), &host, "action"),
+        "unreachable",
+        "{}",
+        describe(&strict)
+    );
+    let why = field(&json(&strict), &host, "reason")
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(why.contains("ssh-keyscan"), "the fix is named: {why}");
+    assert_eq!(
+        std::fs::read_to_string(&kh).unwrap(),
+        "",
+        "strict records nothing"
+    );
+
+    let accept = lab_fleet(
+        &lab,
+        cache.path(),
+        Some(&kh),
+        &["-e", "fleetup_host_key_checking=accept-new", "check"],
+    );
+    assert_eq!(accept.status.code(), Some(0), "{}", describe(&accept));
+    assert_eq!(field(&json(&accept), &host, "action"), "upgrade");
+    let recorded = std::fs::read_to_string(&kh).unwrap();
+    assert!(
+        recorded.contains(&lab.hosts()[0].addr),
+        "accept-new recorded the key: {recorded:?}"
+    );
+
+    let strict_again = lab_fleet(&lab, cache.path(), Some(&kh), &["check"]);
+    assert_eq!(
+        strict_again.status.code(),
+        Some(0),
+        "{}",
+        describe(&strict_again)
+    );
+}

@@ -269,3 +269,43 @@ fn lab_unknown_host_key_strict_refuses_accept_new_records_then_strict_accepts() 
         describe(&strict_again)
     );
 }
+
+/// A host whose variables are wrong fails alone, named with the variable; the others go on.
+#[test]
+fn a_host_with_bad_variables_fails_alone() {
+    let scratch = tempfile::tempdir().unwrap();
+    let good = scratch.path().join("good/demoapp");
+    let bad = scratch.path().join("bad/demoapp");
+    install(&good, "1.0.0");
+    install(&bad, "1.0.0");
+    let inv = scratch.path().join("inv.yml");
+    let text = format!(
+        "all:\n  vars:\n    ansible_connection: local\n    fleetup_source: {}\n    fleetup_public_keys: [{}]\n  hosts:\n    good:\n      fleetup_binary: {}\n    bad:\n      fleetup_binary: {}\n      fleetup_backups: 0\n",
+        repo_path("examples/quickstart/releases").display(),
+        repo_path("examples/quickstart/minisign.pub").display(),
+        good.display(),
+        bad.display(),
+    );
+    std::fs::write(&inv, text).unwrap();
+    let out = run(fleetup()
+        .env("XDG_CACHE_HOME", scratch.path().join("cache"))
+        .arg("-i")
+        .arg(&inv)
+        .args(["--output", "json", "upgrade"]));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let doc = json(&out);
+    assert_eq!(field(&doc, "good", "result"), "upgraded", "{doc:#}");
+    assert_eq!(field(&doc, "bad", "result"), "failed", "{doc:#}");
+    assert!(
+        field(&doc, "bad", "error")
+            .as_str()
+            .unwrap()
+            .contains("fleetup_backups"),
+        "{doc:#}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&bad).unwrap(),
+        demoapp("1.0.0"),
+        "the bad host was not touched"
+    );
+}

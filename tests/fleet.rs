@@ -309,3 +309,73 @@ fn a_host_with_bad_variables_fails_alone() {
         "the bad host was not touched"
     );
 }
+
+/// A login user for the lab (the lab's sshd takes the lab key for any user): not locked, so
+/// OpenSSH lets it in, with `sudoers` as its sudo rule.
+fn lab_user(name: &str, sudoers: &str) -> PathBuf {
+    let exists = std::process::Command::new("id")
+        .arg(name)
+        .output()
+        .unwrap()
+        .status
+        .success();
+    if !exists {
+        let out = run(std::process::Command::new("useradd").args(["-M", "-s", "/bin/sh", name]));
+        assert!(out.status.success(), "{}", describe(&out));
+    }
+    // `useradd` locks the password (`!`), and sshd refuses locked accounts: `*` is "no
+    // password", not locked.
+    let out = run(std::process::Command::new("usermod").args(["-p", "*", name]));
+    assert!(out.status.success(), "{}", describe(&out));
+    let rule = PathBuf::from(format!("/etc/sudoers.d/{name}"));
+    std::fs::write(&rule, format!("{name} ALL=(ALL) {sudoers}\n")).unwrap();
+    std::fs::set_permissions(&rule, std::os::unix::fs::PermissionsExt::from_mode(0o440)).unwrap();
+    rule
+}
+
+#[test]
+fn lab_become_with_sudo_and_sudo_that_wants_a_password() {
+    require_root();
+    let lab = Lab::start(1);
+    let cache = tempfile::tempdir().unwrap();
+    let host = lab.hosts()[0].name.clone();
+    let bin = lab.opt_dir(&host).join("demoapp/demoapp");
+    install(&bin, "1.0.0");
+    let ok_rule = lab_user("fleetup-sshop", "NOPASSWD: ALL");
+    let pw_rule = lab_user("fleetup-sshpw", "ALL");
+
+    let as_user = |user: &str| {
+        lab_fleet(
+            &lab,
+            cache.path(),
+            None,
+            &[
+                "-e",
+                &format!("ansible_user={user} ansible_become=True"),
+                "upgrade",
+            ],
+        )
+    };
+    let refused = as_user("fleetup-sshpw");
+    assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));
+    let err = field(&json(&refused), &host, "error")
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(err.contains("sudo needs a password"), "{err}");
+    assert_eq!(std::fs::read_to_string(&bin).unwrap(), demoapp("1.0.0"));
+
+    let done = as_user("fleetup-sshop");
+    assert_eq!(done.status.code(), Some(0), "{}", describe(&done));
+    assert_eq!(field(&json(&done), &host, "result"), "upgraded");
+    let meta = std::fs::metadata(&bin).unwrap();
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::uid(&meta),
+        0,
+        "still owned by root"
+    );
+    assert_eq!(std::fs::read_to_string(&bin).unwrap(), demoapp("1.1.0"));
+    for rule in [ok_rule, pw_rule] {
+        let _ = std::fs::remove_file(rule);
+    }
+}

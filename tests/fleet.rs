@@ -379,3 +379,36 @@ fn lab_become_with_sudo_and_sudo_that_wants_a_password() {
         let _ = std::fs::remove_file(rule);
     }
 }
+
+#[test]
+fn lab_upgrade_through_a_jump_host() {
+    require_root();
+    let lab = Lab::start(2);
+    let cache = tempfile::tempdir().unwrap();
+    let (jump, target) = (&lab.hosts()[0], &lab.hosts()[1]);
+    install(&lab.opt_dir(&target.name).join("demoapp/demoapp"), "1.0.0");
+    let via = |spec: String| {
+        let jump_var = format!("fleetup_jump_host={spec}");
+        lab_fleet(
+            &lab,
+            cache.path(),
+            None,
+            &["-l", &target.name, "-e", &jump_var, "upgrade"],
+        )
+    };
+    // Through a jump host that is not there, the target cannot be reached: the jump is used.
+    let out = via(format!("root@{}:2", jump.addr));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(
+        field(&json(&out), &target.name, "result"),
+        "unreachable",
+        "{}",
+        describe(&out)
+    );
+
+    let out = via(format!("root@{}", jump.addr));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(field(&json(&out), &target.name, "result"), "upgraded");
+    let out = lab.ssh(&target.name, "/opt/demoapp/demoapp --version");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "demoapp 1.1.0\n");
+}

@@ -412,3 +412,48 @@ fn lab_upgrade_through_a_jump_host() {
     let out = lab.ssh(&target.name, "/opt/demoapp/demoapp --version");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "demoapp 1.1.0\n");
 }
+
+#[test]
+fn lab_upgrade_with_the_key_in_an_ssh_agent_only() {
+    require_root();
+    let lab = Lab::start(1);
+    let scratch = tempfile::tempdir().unwrap();
+    let host = lab.hosts()[0].name.clone();
+    install(&lab.opt_dir(&host).join("demoapp/demoapp"), "1.0.0");
+    let sock = scratch.path().join("agent.sock");
+    let mut agent = std::process::Command::new("ssh-agent")
+        .args(["-D", "-a"])
+        .arg(&sock)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("ssh-agent (openssh-client)");
+    for _ in 0..100 {
+        if sock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let add = run(std::process::Command::new("ssh-add")
+        .arg(lab.client_key())
+        .env("SSH_AUTH_SOCK", &sock));
+    assert!(add.status.success(), "{}", describe(&add));
+
+    // No key file anywhere (none in the inventory, an empty home): only the agent has it.
+    let out = run(fleetup()
+        .env("SSH_AUTH_SOCK", &sock)
+        .env("HOME", scratch.path())
+        .env("XDG_CACHE_HOME", scratch.path().join("cache"))
+        .arg("-i")
+        .arg(lab.inventory())
+        .args([
+            "-e",
+            &channel_vars(),
+            "-e",
+            r#"{"ansible_ssh_private_key_file": null}"#,
+        ])
+        .args(["--output", "json", "upgrade"]));
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(field(&json(&out), &host, "result"), "upgraded");
+}

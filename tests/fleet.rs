@@ -439,19 +439,36 @@ fn lab_upgrade_with_the_key_in_an_ssh_agent_only() {
     assert!(add.status.success(), "{}", describe(&add));
 
     // No key file anywhere (none in the inventory, an empty home): only the agent has it.
-    let out = run(fleetup()
-        .env("SSH_AUTH_SOCK", &sock)
-        .env("HOME", scratch.path())
-        .env("XDG_CACHE_HOME", scratch.path().join("cache"))
-        .arg("-i")
-        .arg(lab.inventory())
-        .args([
-            "-e",
-            &channel_vars(),
-            "-e",
-            r#"{"ansible_ssh_private_key_file": null}"#,
-        ])
-        .args(["--output", "json", "upgrade"]));
+    let upgrade = |agent_sock: Option<&Path>| {
+        let mut cmd = fleetup();
+        match agent_sock {
+            Some(s) => cmd.env("SSH_AUTH_SOCK", s),
+            None => cmd.env_remove("SSH_AUTH_SOCK"),
+        };
+        let no_key = r#"{"ansible_ssh_private_key_file": null}"#;
+        run(cmd
+            .env("HOME", scratch.path())
+            .env("XDG_CACHE_HOME", scratch.path().join("cache"))
+            .arg("-i")
+            .arg(lab.inventory())
+            .args([
+                "-e",
+                &channel_vars(),
+                "-e",
+                no_key,
+                "--output",
+                "json",
+                "upgrade",
+            ]))
+    };
+    let without = upgrade(None);
+    assert_eq!(
+        field(&json(&without), &host, "result"),
+        "unreachable",
+        "{}",
+        describe(&without)
+    );
+    let out = upgrade(Some(&sock));
     let _ = agent.kill();
     let _ = agent.wait();
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));

@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod conformance;
 mod fleet;
+mod fleet_service;
 mod lab;
 mod release_fetch;
 mod release_publish;

@@ -24,17 +24,38 @@ pub const MAX_FORKS: usize = 5000;
 )]
 pub struct Cli {
     #[command(flatten)]
+    pub inputs: InventoryInputs,
+    #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// `-i` and `-e`: repeatable, and accepted before or after the command. They are not clap
+/// "global" arguments because clap then keeps only the occurrences after the command
+/// (`-e a=1 upgrade -e b=2` would lose `a`); each command that reads an inventory flattens
+/// this struct too, and the two are joined, those before the command first.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Inventory options")]
+pub struct InventoryInputs {
+    /// Inventory file or directory (INI or YAML, as Ansible reads them); repeatable, merged in order
+    #[arg(short = 'i', long = "inventory", value_name = "PATH")]
+    pub inventory: Vec<PathBuf>,
+    /// Variables that beat every inventory variable: `k=v k2=v2`, `@vars.yml`, or a JSON/YAML mapping; repeatable
+    #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
+    pub extra_vars: Vec<String>,
+}
+
+/// The arguments of `check` and `rollback`.
+#[derive(Debug, Args, Default)]
+pub struct HostArgs {
+    #[command(flatten)]
+    pub inputs: InventoryInputs,
+}
+
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// Inventory file or directory (INI or YAML, as Ansible reads them); repeatable, merged in order
-    #[arg(short = 'i', long = "inventory", value_name = "PATH", global = true)]
-    pub inventory: Vec<PathBuf>,
     /// Select hosts with an Ansible pattern: `web:db`, `web:&prod`, `all:!web03`, `web*`,
     /// `~web\d+`, `web[0:2]`, `@retry-file`
     #[arg(short = 'l', long = "limit", value_name = "PATTERN", global = true)]
@@ -42,9 +63,6 @@ pub struct GlobalArgs {
     /// Hosts worked on at once
     #[arg(short = 'f', long = "forks", value_name = "N", global = true, default_value_t = DEFAULT_FORKS)]
     pub forks: usize,
-    /// Variables that beat every inventory variable: `k=v k2=v2`, `@vars.yml`, or a JSON/YAML mapping; repeatable
-    #[arg(short = 'e', long = "extra-vars", value_name = "VARS", global = true)]
-    pub extra_vars: Vec<String>,
     /// Output format of the report
     #[arg(long, value_enum, value_name = "FORMAT", global = true, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
@@ -76,9 +94,9 @@ pub enum Command {
     /// Upgrade the selected hosts to a release (the latest on the channel unless --version)
     Upgrade(UpgradeArgs),
     /// Dry run and audit: probe every selected host read-only and show what an upgrade would do
-    Check,
+    Check(HostArgs),
     /// Put the backed-up binary back on the selected hosts (and restart where configured)
-    Rollback,
+    Rollback(HostArgs),
     /// List the releases on a channel, newest first (the index's signature is verified)
     Releases(ReleasesArgs),
     /// Show the selected hosts and their variables, like ansible-inventory
@@ -90,6 +108,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct UpgradeArgs {
+    #[command(flatten)]
+    pub inputs: InventoryInputs,
     /// Install this exact version instead of the channel's latest
     #[arg(long, value_name = "VERSION")]
     pub version: Option<String>,
@@ -107,6 +127,8 @@ pub struct UpgradeArgs {
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("action").required(true).args(["list", "graph", "host"]))]
 pub struct InventoryArgs {
+    #[command(flatten)]
+    pub inputs: InventoryInputs,
     /// Print the inventory as JSON, in the shape of `ansible-inventory --list`
     #[arg(long)]
     pub list: bool,
@@ -123,6 +145,8 @@ pub struct InventoryArgs {
 
 #[derive(Debug, Args)]
 pub struct ReleasesArgs {
+    #[command(flatten)]
+    pub inputs: InventoryInputs,
     /// Release source (base URL of the channel indexes: https://, http://, file://, or a path);
     /// default: `fleetup_source` of the selected hosts
     #[arg(long, value_name = "URL")]
@@ -240,6 +264,19 @@ pub struct PublishArgs {
     pub artifacts: Vec<String>,
 }
 
+impl Command {
+    /// The `-i`/`-e` given after the command, for the commands that read an inventory.
+    fn inputs(&self) -> Option<&InventoryInputs> {
+        match self {
+            Command::Upgrade(a) => Some(&a.inputs),
+            Command::Check(a) | Command::Rollback(a) => Some(&a.inputs),
+            Command::Releases(a) => Some(&a.inputs),
+            Command::Inventory(a) => Some(&a.inputs),
+            Command::Release(_) => None,
+        }
+    }
+}
+
 /// How chatty the run is; decided once, here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verbosity {
@@ -276,6 +313,11 @@ impl Cli {
     /// Validates the parsed command line into settings.
     pub fn into_settings(self) -> Result<Settings, SettingsError> {
         let g = self.global;
+        let mut inputs = self.inputs;
+        if let Some(sub) = self.command.inputs() {
+            inputs.inventory.extend(sub.inventory.iter().cloned());
+            inputs.extra_vars.extend(sub.extra_vars.iter().cloned());
+        }
         if g.forks == 0 || g.forks > MAX_FORKS {
             return Err(SettingsError::Forks(g.forks));
         }
@@ -285,7 +327,7 @@ impl Cli {
             Command::Releases(r) => r.source.is_none() || r.public_keys.is_empty(),
             _ => true,
         };
-        if needs_inventory && g.inventory.is_empty() {
+        if needs_inventory && inputs.inventory.is_empty() {
             return Err(SettingsError::NoInventory);
         }
         if g.limit.as_deref().is_some_and(|l| l.trim().is_empty()) {
@@ -297,10 +339,10 @@ impl Cli {
             (false, n) => Verbosity::Verbose(n),
         };
         Ok(Settings {
-            inventory: g.inventory,
+            inventory: inputs.inventory,
             limit: g.limit,
             forks: g.forks,
-            extra_vars: g.extra_vars,
+            extra_vars: inputs.extra_vars,
             output: g.output,
             progress: !g.no_progress,
             verbosity,
@@ -346,6 +388,18 @@ mod tests {
         );
         assert_eq!(s.limit.as_deref(), Some("web"));
         assert_eq!(s.forks, 7);
+    }
+
+    #[test]
+    fn repeated_inputs_before_and_after_the_command_all_count() {
+        let s = parse(&[
+            "-i", "a", "-e", "x=1", "upgrade", "-i", "b", "-e", "y=2", "-e", "z=3",
+        ])
+        .unwrap();
+        assert_eq!(s.inventory, vec![PathBuf::from("a"), PathBuf::from("b")]);
+        assert_eq!(s.extra_vars, ["x=1", "y=2", "z=3"]);
+        let s = parse(&["check", "-i", "c"]).unwrap();
+        assert_eq!(s.inventory, vec![PathBuf::from("c")]);
     }
 
     #[test]

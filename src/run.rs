@@ -71,8 +71,8 @@ fn dispatch(s: &Settings) -> Result<Outcome, RunError> {
         Command::Inventory(args) => commands::inventory::run(s, args),
         Command::Upgrade(args) if args.check => commands::fleet::run(s, Job::Check, Some(args)),
         Command::Upgrade(args) => commands::fleet::run(s, Job::Upgrade, Some(args)),
-        Command::Check => commands::fleet::run(s, Job::Check, None),
-        Command::Rollback => commands::fleet::run(s, Job::Rollback, None),
+        Command::Check(_) => commands::fleet::run(s, Job::Check, None),
+        Command::Rollback(_) => commands::fleet::run(s, Job::Rollback, None),
         Command::Releases(args) => commands::releases::run(s, args),
         Command::Release(cmd) => commands::release::run(cmd),
     }

@@ -81,6 +81,21 @@ fn quick_start_check_upgrade_rerun_and_rollback() {
 
     let up = fleet(&["upgrade"]);
     assert_eq!(up.status.code(), Some(0), "{}", describe(&up));
+    // Not on a terminal: one plain line per host step, host first, for a CI log.
+    let log = String::from_utf8_lossy(&up.stderr);
+    for line in [
+        "web1 probe ok: 1.0.0",
+        "web1 lock ok:",
+        "web1 stage ok:",
+        "web1 swap ok: backup demoapp.fleetup-bak-1.0.0-",
+        "web1 upgraded 1.0.0 -> 1.1.0",
+    ] {
+        assert!(
+            log.lines().any(|l| l.starts_with(line)),
+            "no line {line:?} in:\n{log}"
+        );
+    }
+    assert!(!log.contains('\x1b'), "no escape codes in a log:\n{log}");
     let doc = json(&up);
     for h in ["web1", "web2", "db1"] {
         assert_eq!(

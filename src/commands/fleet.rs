@@ -305,7 +305,8 @@ pub fn run(s: &Settings, job: Job, args: Option<&UpgradeArgs>) -> Result<Outcome
                     async move {
                         let _permit = forks.acquire().await;
                         let started = Instant::now();
-                        let rep = upgrade_host(&input, &conn, &plan, bytes, &run_id, started).await;
+                        let rep =
+                            upgrade_host(&input, &conn, &plan, bytes, &run_id, started, mode).await;
                         emit(mode, &input.name, &line_for(&rep));
                         rep
                     }
@@ -413,6 +414,15 @@ async fn connect_and_probe(
     Ok((conn, Some(probe)))
 }
 
+/// Each step of a host as one plain line, host first.
+struct Lines(Mode);
+
+impl steps::StepEvents for Lines {
+    fn step_done(&self, host: &str, step: steps::Step, detail: &str) {
+        emit(self.0, host, &format!("{step} ok: {detail}"));
+    }
+}
+
 async fn upgrade_host(
     input: &HostInput,
     conn: &Conn,
@@ -420,12 +430,12 @@ async fn upgrade_host(
     bytes: Bytes,
     run_id: &str,
     started: Instant,
+    mode: Mode,
 ) -> HostReport {
     let from = plan.probe.version.as_ref().map(ToString::to_string);
-    let mut rep = match (
-        &plan.action,
-        steps::upgrade(conn, &input.settings, plan, bytes, run_id).await,
-    ) {
+    let events = Lines(mode);
+    let done = steps::upgrade_observed(conn, &input.settings, plan, bytes, run_id, &events).await;
+    let mut rep = match (&plan.action, done) {
         (_, Ok(steps::Outcome::Upgraded { .. })) => {
             HostReport::new(&input.name, "upgraded", started)
         }

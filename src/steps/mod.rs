@@ -32,7 +32,7 @@ use crate::transport::{CommandOutput, RemoteCommand, Transport, TransportError};
 pub use probe::{Probe, probe};
 pub use rollback::{Restored, rollback};
 pub use settings::{HostSettings, SetcapPolicy};
-pub use upgrade::{Outcome, upgrade};
+pub use upgrade::{NoEvents, Outcome, StepEvents, upgrade, upgrade_observed};
 
 /// Which step a command belonged to (for reports).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

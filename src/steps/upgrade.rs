@@ -58,6 +58,31 @@ pub async fn upgrade<T: Transport>(
     artifact: Bytes,
     run_id: &str,
 ) -> Result<Outcome, StepError> {
+    upgrade_observed(t, settings, plan, artifact, run_id, &NoEvents).await
+}
+
+/// Receives each step of a host as it succeeds (the binary turns them into lines or bars).
+pub trait StepEvents: Send + Sync {
+    fn step_done(&self, host: &str, step: Step, detail: &str);
+}
+
+/// Ignores every event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoEvents;
+
+impl StepEvents for NoEvents {
+    fn step_done(&self, _host: &str, _step: Step, _detail: &str) {}
+}
+
+/// [`upgrade`], telling `events` of each step done.
+pub async fn upgrade_observed<T: Transport>(
+    t: &T,
+    settings: &HostSettings,
+    plan: &Plan,
+    artifact: Bytes,
+    run_id: &str,
+    events: &dyn StepEvents,
+) -> Result<Outcome, StepError> {
     match &plan.action {
         Action::None => return Ok(Outcome::Unchanged),
         Action::Refuse { reason } | Action::Blocked { reason } => {
@@ -68,7 +93,8 @@ pub async fn upgrade<T: Transport>(
     let p = &plan.probe;
     let name = split_path(&p.real_path).1;
     let held = lock::acquire(t, settings, &p.dir, name, run_id).await?;
-    let result = locked(t, settings, plan, artifact).await;
+    events.step_done(t.host(), Step::Lock, &p.dir);
+    let result = locked(t, settings, plan, artifact, events).await;
     if let Err(e) = lock::release(t, settings, &held).await {
         tracing::warn!(host = t.host(), "releasing the lock: {e}");
     }
@@ -80,10 +106,36 @@ async fn locked<T: Transport>(
     settings: &HostSettings,
     plan: &Plan,
     artifact: Bytes,
+    events: &dyn StepEvents,
 ) -> Result<Outcome, StepError> {
+    let size = artifact.len();
     let staged = stage::stage(t, settings, plan, artifact).await?;
+    let setcap = if plan.setcap {
+        ", setcap cap_net_bind_service"
+    } else {
+        ""
+    };
+    events.step_done(
+        t.host(),
+        Step::Stage,
+        &format!(
+            "{size} bytes, sha256 verified on the host{setcap}, reports {}",
+            plan.target
+        ),
+    );
     let backup = backup_and_swap(t, settings, plan, &staged.path).await?;
-    let Err(cause) = restart_and_check(t, settings).await else {
+    events.step_done(
+        t.host(),
+        Step::Swap,
+        &format!("backup {}", split_path(&backup).1),
+    );
+    let checked = restart_and_check(t, settings).await;
+    if checked.is_ok()
+        && (settings.restart || settings.health_url.is_some() || settings.health_command.is_some())
+    {
+        events.step_done(t.host(), Step::Health, "restarted and healthy");
+    }
+    let Err(cause) = checked else {
         return Ok(Outcome::Upgraded {
             from: plan.probe.version.clone(),
             to: plan.target.clone(),

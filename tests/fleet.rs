@@ -22,13 +22,13 @@ fn install(path: &Path, version: &str) {
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
 }
 
-fn json(out: &Output) -> Value {
+pub(crate) fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", describe(out)))
 }
 
 /// `host → field` of a `--output json` report.
-fn field(doc: &Value, host: &str, key: &str) -> Value {
+pub(crate) fn field(doc: &Value, host: &str, key: &str) -> Value {
     doc["hosts"]
         .as_array()
         .unwrap()

@@ -7,12 +7,11 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
+use crate::fleet::{field, json};
 use crate::support::lab::Lab;
 use crate::support::{describe, fleetup, repo, require_root, require_tool, run};
 
@@ -253,22 +252,6 @@ fn assert_serves(addr: &str, version: &str, uid: u32, when: &str) {
 fn getcap(path: &Path) -> String {
     let out = run(Command::new("getcap").arg(path));
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", describe(out)))
-}
-
-/// `host → field` of a `--output json` report.
-fn field(doc: &Value, host: &str, key: &str) -> Value {
-    doc["hosts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["host"] == host)
-        .unwrap_or_else(|| panic!("{host} not in {doc:#}"))[key]
-        .clone()
 }
 
 #[test]

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::cli::{OutputFormat, Settings, UpgradeArgs};
@@ -29,12 +29,15 @@ use crate::release::fetch::{FetchOptions, download};
 use crate::release::settings::{Overrides, ReleaseSettings};
 use crate::release::source::{Source, VerifiedIndex, fetch_verified_index};
 use crate::release::{Release, ReleaseError, TrustedKeys};
-use crate::run::{Outcome, RunError, load_selection, runtime, write_json};
+use crate::run::{Outcome, RunError, load_selection, runtime};
 use crate::steps::{self, HostSettings, Probe};
 use crate::transport::connect::{SshDefaults, ssh_target};
 use crate::transport::local::LocalTransport;
 use crate::transport::ssh::SshTransport;
 use crate::transport::{CommandOutput, RemoteCommand, Transport, TransportError};
+
+mod report;
+use report::{HostReport, line_for, render};
 
 /// Which of the three commands runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,44 +70,6 @@ impl Transport for Conn {
         match self {
             Conn::Ssh(t) => t.exec(cmd, stdin).await,
             Conn::Local(t) => t.exec(cmd, stdin).await,
-        }
-    }
-}
-
-/// How one host ended.
-#[derive(Debug, Clone)]
-struct HostReport {
-    host: String,
-    /// `upgraded`, `unchanged`, `failed`, `rolled_back`, `unreachable`, `skipped`; for
-    /// `check`: the planned action (`upgrade`, `none`, `refuse`, `blocked`, `unreachable`, `failed`).
-    result: &'static str,
-    from: Option<String>,
-    to: Option<String>,
-    /// Why, for anything but success: step, command, full stderr.
-    detail: Option<String>,
-    seconds: f64,
-}
-
-impl HostReport {
-    fn new(host: &str, result: &'static str, started: Instant) -> Self {
-        Self {
-            host: host.to_owned(),
-            result,
-            from: None,
-            to: None,
-            detail: None,
-            seconds: started.elapsed().as_secs_f64(),
-        }
-    }
-    fn with_detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
-        self
-    }
-    fn ok(&self, job: Job) -> bool {
-        match job {
-            Job::Check => matches!(self.result, "upgrade" | "none"),
-            Job::Upgrade => matches!(self.result, "upgraded" | "unchanged"),
-            Job::Rollback => self.result == "rolled_back",
         }
     }
 }
@@ -505,130 +470,11 @@ async fn fetch_artifacts(
     Ok(out)
 }
 
-fn line_for(rep: &HostReport) -> String {
-    let mut line = rep.result.to_owned();
-    if let (Some(from), Some(to)) = (&rep.from, &rep.to) {
-        line.push_str(&format!(" {from} -> {to}"));
-    }
-    line.push_str(&format!(" in {:.1} s", rep.seconds));
-    if let Some(d) = &rep.detail {
-        line.push_str(&format!(": {}", d.lines().next().unwrap_or("")));
-    }
-    line
-}
-
 /// One plain line per host event on stderr, host first (no escape codes).
 fn emit(mode: Mode, host: &str, text: &str) {
     if mode != Mode::Silent {
         let _ = writeln!(std::io::stderr().lock(), "{host} {text}");
     }
-}
-
-fn render(
-    output: OutputFormat,
-    job: Job,
-    reports: &[HostReport],
-    channels: &BTreeMap<ReleaseSettings, (VerifiedIndex, Release)>,
-) -> Result<(), RunError> {
-    let mut out = std::io::stdout().lock();
-    let hosts: Vec<Value> = reports
-        .iter()
-        .map(|r| match job {
-            Job::Check => json!({"host": r.host, "current": r.from, "target": r.to, "action": r.result, "reason": r.detail}),
-            _ => json!({"host": r.host, "result": r.result, "from": r.from, "to": r.to, "error": if r.ok(job) { None } else { r.detail.clone() }, "seconds": r.seconds}),
-        })
-        .collect();
-    match output {
-        OutputFormat::Json => return Ok(write_json(&mut out, &json!({"hosts": hosts}))?),
-        OutputFormat::Jsonl => {
-            for h in &hosts {
-                writeln!(out, "{h}")?;
-            }
-            return Ok(());
-        }
-        _ => {}
-    }
-    for (verified, release) in channels.values() {
-        writeln!(
-            out,
-            "release  {} {} ({}, signed by {}, index expires {})",
-            verified.index.product,
-            release.version,
-            verified.index.channel,
-            verified.key_id,
-            verified.index.expires
-        )?;
-    }
-    let w = reports
-        .iter()
-        .map(|r| r.host.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    let col = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".to_owned());
-    match job {
-        Job::Check => writeln!(
-            out,
-            "{:<w$}  {:<10}  {:<10}  {:<11}  WHY",
-            "HOST", "CURRENT", "TARGET", "ACTION"
-        )?,
-        _ => writeln!(
-            out,
-            "{:<w$}  {:<10}  {:<10}  {:<11}  {:>7}  DETAIL",
-            "HOST", "FROM", "TO", "RESULT", "TIME"
-        )?,
-    }
-    for r in reports {
-        let first = r
-            .detail
-            .as_deref()
-            .and_then(|d| d.lines().next())
-            .unwrap_or("");
-        match job {
-            Job::Check => writeln!(
-                out,
-                "{:<w$}  {:<10}  {:<10}  {:<11}  {first}",
-                r.host,
-                col(&r.from),
-                col(&r.to),
-                r.result
-            )?,
-            _ => writeln!(
-                out,
-                "{:<w$}  {:<10}  {:<10}  {:<11}  {:>5.1} s  {first}",
-                r.host,
-                col(&r.from),
-                col(&r.to),
-                r.result,
-                r.seconds
-            )?,
-        }
-    }
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for r in reports {
-        *counts.entry(r.result).or_default() += 1;
-    }
-    let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-    let tail = if job == Job::Check {
-        " — nothing was changed"
-    } else {
-        ""
-    };
-    writeln!(out, "{} hosts: {}{tail}", reports.len(), summary.join(", "))?;
-    // Full detail (step, command, whole stderr) for every host that did not succeed.
-    for r in reports.iter().filter(|r| !r.ok(job)) {
-        if let Some(d) = &r.detail {
-            writeln!(out, "\n{} {}:\n{}", r.host, r.result, indent(d))?;
-        }
-    }
-    Ok(())
-}
-
-fn indent(text: &str) -> String {
-    text.lines()
-        .map(|l| format!("  {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn hostname() -> String {

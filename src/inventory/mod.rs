@@ -14,6 +14,7 @@ pub mod load;
 pub mod pattern;
 pub mod pyliteral;
 pub mod range;
+pub mod vars;
 pub mod yaml;
 
 #[cfg(test)]

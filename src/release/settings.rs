@@ -2,9 +2,8 @@
 //! `fleetup_channel` (default `stable`) and `fleetup_public_keys`. Command-line flags, when
 //! given, replace them.
 
-use serde_json::Value;
-
 use crate::inventory::Vars;
+use crate::inventory::vars::{list, string};
 
 /// The channel a host follows and the keys it trusts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,32 +29,16 @@ impl ReleaseSettings {
     pub fn from_vars(vars: &Vars, flags: &Overrides) -> Result<Self, String> {
         let source = match &flags.source {
             Some(s) => s.clone(),
-            None => string_var(vars, "fleetup_source")?.ok_or(
+            None => string(vars, "fleetup_source")?.ok_or(
                 "fleetup_source is not set (the base URL or directory of the channel indexes)",
             )?,
         };
         let channel = match &flags.channel {
             Some(c) => c.clone(),
-            None => {
-                string_var(vars, "fleetup_channel")?.unwrap_or_else(|| DEFAULT_CHANNEL.to_owned())
-            }
+            None => string(vars, "fleetup_channel")?.unwrap_or_else(|| DEFAULT_CHANNEL.to_owned()),
         };
         let public_keys = if flags.public_keys.is_empty() {
-            match vars.get("fleetup_public_keys") {
-                None | Some(Value::Null) => Vec::new(),
-                Some(Value::String(s)) => vec![s.clone()],
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .map(|v| {
-                        v.as_str()
-                            .map(str::to_owned)
-                            .ok_or("fleetup_public_keys: every entry must be a string")
-                    })
-                    .collect::<Result<_, _>>()?,
-                Some(_) => {
-                    return Err("fleetup_public_keys must be a list of keys or .pub files".into());
-                }
-            }
+            list(vars, "fleetup_public_keys")?
         } else {
             flags.public_keys.clone()
         };
@@ -64,15 +47,6 @@ impl ReleaseSettings {
             channel,
             public_keys,
         })
-    }
-}
-
-fn string_var(vars: &Vars, name: &str) -> Result<Option<String>, String> {
-    match vars.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Err(format!("{name} is empty")),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(format!("{name} must be a string, not {other}")),
     }
 }
 
@@ -122,9 +96,11 @@ mod tests {
     fn missing_or_mistyped_variables_are_named() {
         let none = ReleaseSettings::from_vars(&Vars::new(), &Overrides::default()).unwrap_err();
         assert!(none.contains("fleetup_source"), "{none}");
-        let typed =
-            ReleaseSettings::from_vars(&vars(json!({"fleetup_source": 3})), &Overrides::default())
-                .unwrap_err();
+        let typed = ReleaseSettings::from_vars(
+            &vars(json!({"fleetup_source": ["a"]})),
+            &Overrides::default(),
+        )
+        .unwrap_err();
         assert!(typed.contains("must be a string"), "{typed}");
         let keys = ReleaseSettings::from_vars(
             &vars(json!({"fleetup_source": "s", "fleetup_public_keys": {"a": 1}})),

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::inventory::Vars;
+use crate::inventory::vars::{boolean, number, string};
 
 /// `fleetup_setcap`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,48 +186,6 @@ fn check_path(name: &str, path: &str) -> Result<(), String> {
         return Err(format!("{name} {path:?} names a directory"));
     }
     Ok(())
-}
-
-fn string(vars: &Vars, name: &str) -> Result<Option<String>, String> {
-    match vars.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) if s.contains('\0') => Err(format!("{name} contains a NUL byte")),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(other) => Err(format!("{name} must be a string, not {other}")),
-    }
-}
-
-fn boolean(vars: &Vars, name: &str) -> Result<Option<bool>, String> {
-    match vars.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::Number(n)) if n.as_u64() == Some(1) => Ok(Some(true)),
-        Some(Value::Number(n)) if n.as_u64() == Some(0) => Ok(Some(false)),
-        Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "yes" | "on" | "1" | "y" | "t" => Ok(Some(true)),
-            "false" | "no" | "off" | "0" | "n" | "f" | "" => Ok(Some(false)),
-            _ => Err(format!("{name} {s:?} is not a boolean")),
-        },
-        Some(other) => Err(format!("{name} must be a boolean, not {other}")),
-    }
-}
-
-fn number(vars: &Vars, name: &str) -> Result<Option<u64>, String> {
-    match vars.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| format!("{name} {n} is not a whole number")),
-        Some(Value::String(s)) => s
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| format!("{name} {s:?} is not a whole number")),
-        Some(other) => Err(format!("{name} must be a number, not {other}")),
-    }
 }
 
 #[cfg(test)]

@@ -7,12 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::Value;
-
 use super::known_hosts::{self, Decision, HostKeyPolicy, KnownHosts};
 use super::ssh::{HostKeyVerifier, JumpTarget, SshTarget};
 use super::ssh_config::{JumpHost, SshConfig, parse_proxy_jump};
 use crate::inventory::Vars;
+use crate::inventory::vars::{list, number, string};
 
 /// What every host's connection shares: the controller's ssh_config and home directory.
 #[derive(Debug)]
@@ -61,50 +60,17 @@ fn check_word(what: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn string_var<'a>(vars: &'a Vars, name: &str) -> Result<Option<&'a str>, String> {
-    match vars.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(format!("{name} must be a string, not {other}")),
-    }
-}
-
-/// A list variable that may also be written as one string.
-fn list_var(vars: &Vars, name: &str) -> Result<Vec<String>, String> {
-    match vars.get(name) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(vec![s.clone()]),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .ok_or(format!("{name}: every entry must be a string"))
-            })
-            .collect(),
-        Some(other) => Err(format!("{name} must be a string or a list, not {other}")),
-    }
-}
-
 /// `ansible_port` as Ansible accepts it: a number or a string of digits.
 fn port_var(vars: &Vars) -> Result<Option<u16>, String> {
-    let bad = |v: &Value| format!("ansible_port must be a port number (1-65535), not {v}");
-    match vars.get("ansible_port") {
-        None | Some(Value::Null) => Ok(None),
-        Some(v @ Value::Number(n)) => n
-            .as_u64()
-            .and_then(|p| u16::try_from(p).ok())
-            .filter(|p| *p > 0)
-            .map(Some)
-            .ok_or_else(|| bad(v)),
-        Some(v @ Value::String(s)) => s
-            .trim()
-            .parse::<u16>()
+    match number(vars, "ansible_port")? {
+        None => Ok(None),
+        Some(p) => u16::try_from(p)
             .ok()
             .filter(|p| *p > 0)
             .map(Some)
-            .ok_or_else(|| bad(v)),
-        Some(v) => Err(bad(v)),
+            .ok_or(format!(
+                "ansible_port must be a port number (1-65535), not {p}"
+            )),
     }
 }
 
@@ -120,14 +86,14 @@ fn expand_home(path: &str, home: &Path) -> PathBuf {
 /// `ansible_ssh_common_args`/`ansible_ssh_extra_args` (so an Ansible inventory's bastion
 /// works unchanged), else none (ssh_config may still give one).
 fn jump_var(vars: &Vars) -> Result<Option<String>, String> {
-    if let Some(j) = string_var(vars, "fleetup_jump_host")? {
-        return Ok(Some(j.to_owned()));
+    if let Some(j) = string(vars, "fleetup_jump_host")? {
+        return Ok(Some(j));
     }
     for name in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
-        let Some(args) = string_var(vars, name)? else {
+        let Some(args) = string(vars, name)? else {
             continue;
         };
-        let words = shlex::split(args).ok_or(format!("{name}: unbalanced quotes"))?;
+        let words = shlex::split(&args).ok_or(format!("{name}: unbalanced quotes"))?;
         let mut it = words.iter();
         while let Some(w) = it.next() {
             let value = if w == "-J" {
@@ -160,7 +126,8 @@ fn proxy_jump_option(option: &str) -> Option<String> {
 
 /// The SSH target for inventory host `name` with merged variables `vars`.
 pub fn ssh_target(name: &str, vars: &Vars, d: &SshDefaults) -> Result<SshTarget, String> {
-    let alias = string_var(vars, "ansible_host")?.unwrap_or(name);
+    let alias = string(vars, "ansible_host")?.unwrap_or_else(|| name.to_owned());
+    let alias = alias.as_str();
     check_word("ansible_host", alias)?;
     let cfg = d.ssh_config.resolve(alias)?;
     if cfg.proxy_command.is_some() {
@@ -171,17 +138,17 @@ pub fn ssh_target(name: &str, vars: &Vars, d: &SshDefaults) -> Result<SshTarget,
     let address = cfg.hostname.clone().unwrap_or_else(|| alias.to_owned());
     check_word("host name", &address)?;
     let port = port_var(vars)?.or(cfg.port).unwrap_or(22);
-    let user = match string_var(vars, "ansible_user")? {
-        Some(u) => u.to_owned(),
+    let user = match string(vars, "ansible_user")? {
+        Some(u) => u,
         None => cfg.user.clone().unwrap_or_else(|| d.local_user.clone()),
     };
     check_word("ansible_user", &user)?;
 
     let mut identity_files: Vec<PathBuf> = Vec::new();
-    if let Some(key) = string_var(vars, "ansible_ssh_private_key_file")?
-        .or(string_var(vars, "ansible_private_key_file")?)
+    if let Some(key) =
+        string(vars, "ansible_ssh_private_key_file")?.or(string(vars, "ansible_private_key_file")?)
     {
-        identity_files.push(expand_home(key, &d.home));
+        identity_files.push(expand_home(&key, &d.home));
     }
     identity_files.extend(cfg.identity_files.iter().cloned());
     let use_default_identities = identity_files.is_empty() && !cfg.identity_files_configured;
@@ -196,7 +163,7 @@ pub fn ssh_target(name: &str, vars: &Vars, d: &SshDefaults) -> Result<SshTarget,
         .collect::<Result<Vec<_>, _>>()?;
 
     let known_files: Vec<PathBuf> = {
-        let given = list_var(vars, "fleetup_known_hosts")?;
+        let given = list(vars, "fleetup_known_hosts")?;
         if !given.is_empty() {
             given.iter().map(|f| expand_home(f, &d.home)).collect()
         } else if let Some(files) = &cfg.user_known_hosts_files {
@@ -208,8 +175,8 @@ pub fn ssh_target(name: &str, vars: &Vars, d: &SshDefaults) -> Result<SshTarget,
             ]
         }
     };
-    let policy = match string_var(vars, "fleetup_host_key_checking")? {
-        Some(p) => HostKeyPolicy::parse(p)?,
+    let policy = match string(vars, "fleetup_host_key_checking")? {
+        Some(p) => HostKeyPolicy::parse(&p)?,
         None => match &cfg.strict_host_key_checking {
             Some(p) => HostKeyPolicy::parse(p)?,
             None => HostKeyPolicy::Strict,
@@ -297,7 +264,7 @@ fn verifier(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn defaults(config: &str) -> (tempfile::TempDir, SshDefaults) {
         let home = tempfile::tempdir().unwrap();

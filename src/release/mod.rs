@@ -91,8 +91,3 @@ pub enum ReleaseError {
 }
 
 pub type Result<T, E = ReleaseError> = std::result::Result<T, E>;
-
-/// Lower-case hex of a digest.
-pub fn hex_digest(bytes: &[u8]) -> String {
-    hex::encode(bytes)
-}

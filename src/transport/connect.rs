@@ -10,8 +10,8 @@ use std::time::Duration;
 use super::known_hosts::{self, Decision, HostKeyPolicy, KnownHosts};
 use super::ssh::{HostKeyVerifier, JumpTarget, SshTarget};
 use super::ssh_config::{JumpHost, SshConfig, parse_proxy_jump};
-use crate::inventory::Vars;
 use crate::inventory::vars::{list, number, string};
+use crate::inventory::{Vars, check_host_name};
 
 /// What every host's connection shares: the controller's ssh_config and home directory.
 #[derive(Debug)]
@@ -42,22 +42,10 @@ impl SshDefaults {
     }
 }
 
-/// A value fleetup puts on a command line or in a connection: no leading `-` (it would be read
-/// as an option), no whitespace or control characters, not empty, not absurdly long.
+/// A value fleetup puts on a command line or in a connection, checked as host names are
+/// ([`check_host_name`]), with the variable named in the error.
 fn check_word(what: &str, value: &str) -> Result<(), String> {
-    if value.is_empty() {
-        return Err(format!("{what} is empty"));
-    }
-    if value.starts_with('-') {
-        return Err(format!("{what} {value:?} starts with '-'"));
-    }
-    if value.len() > 255 {
-        return Err(format!("{what} is longer than 255 bytes"));
-    }
-    if let Some(c) = value.chars().find(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("{what} {value:?} contains {c:?}"));
-    }
-    Ok(())
+    check_host_name(value).map_err(|why| format!("{what} {value:?}: {why}"))
 }
 
 /// `ansible_port` as Ansible accepts it: a number or a string of digits.

@@ -227,30 +227,32 @@ impl Drop for Part {
     }
 }
 
-/// Hashes a whole file off the async threads: the hasher (to continue from), its hex and the
-/// length read.
+/// Hashes a whole file: the hasher (to continue from), its hex and the length read.
+pub(crate) fn hash_file_blocking(path: &Path) -> std::io::Result<(Sha256, String, u64)> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut len = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        len += n as u64;
+    }
+    let hex = hex::encode(hasher.clone().finalize());
+    Ok((hasher, hex, len))
+}
+
+/// [`hash_file_blocking`], off the async threads.
 pub(crate) async fn hash_file(path: &Path) -> Result<(Sha256, String, u64)> {
     let p = path.to_owned();
-    tokio::task::spawn_blocking(move || -> std::io::Result<(Sha256, String, u64)> {
-        use std::io::Read;
-        let mut f = std::fs::File::open(&p)?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut len = 0u64;
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            len += n as u64;
-        }
-        let hex = hex::encode(hasher.clone().finalize());
-        Ok((hasher, hex, len))
-    })
-    .await
-    .map_err(|e| io_err(path, std::io::Error::other(e)))?
-    .map_err(|e| io_err(path, e))
+    tokio::task::spawn_blocking(move || hash_file_blocking(&p))
+        .await
+        .map_err(|e| io_err(path, std::io::Error::other(e)))?
+        .map_err(|e| io_err(path, e))
 }
 
 fn check_hex(sha256: &str) -> Result<()> {

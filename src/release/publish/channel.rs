@@ -470,23 +470,8 @@ fn copy_artifact(source: &Path, dest: &Path, may_overwrite: bool) -> Result<(u64
 
 /// Size and sha256 of a file.
 fn hash_file(path: &Path) -> Result<(u64, String)> {
-    let mut input = BufReader::new(File::open(path).map_err(io_error(path))?);
-    let mut hasher = Sha256::new();
-    let size = std::io::copy(&mut input, &mut HashWriter(&mut hasher)).map_err(io_error(path))?;
-    let digest: [u8; 32] = hasher.finalize().into();
-    Ok((size, hex::encode(digest)))
-}
-
-struct HashWriter<'a>(&'a mut Sha256);
-
-impl Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    let (_, hex, size) = crate::release::cache::hash_file_blocking(path).map_err(io_error(path))?;
+    Ok((size, hex))
 }
 
 fn same_path(a: &Path, b: &Path) -> bool {

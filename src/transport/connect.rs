@@ -3,6 +3,7 @@
 //! known_hosts files. Every value that will reach the network or a file name is checked here,
 //! so a bad one fails that host (named) and not the whole run.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,9 +22,23 @@ pub struct SshDefaults {
     /// The controller's user, the default remote user as with OpenSSH.
     pub local_user: String,
     pub connect_timeout: Duration,
+    /// known_hosts files read once per run, shared by every host that uses them (so a key
+    /// recorded by accept-new for one host is seen by the next).
+    known_hosts: Mutex<HashMap<Vec<PathBuf>, Arc<Mutex<KnownHosts>>>>,
 }
 
 impl SshDefaults {
+    /// The known_hosts of `files`, read on first use.
+    fn known_hosts(&self, files: &[PathBuf]) -> Result<Arc<Mutex<KnownHosts>>, String> {
+        let mut cache = self.known_hosts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(k) = cache.get(files) {
+            return Ok(Arc::clone(k));
+        }
+        let k = Arc::new(Mutex::new(KnownHosts::load(files)?));
+        cache.insert(files.to_vec(), Arc::clone(&k));
+        Ok(k)
+    }
+
     /// Reads `~/.ssh/config` (a missing file is empty).
     pub fn from_environment() -> Result<Self, String> {
         let home = std::env::var_os("HOME")
@@ -38,6 +53,7 @@ impl SshDefaults {
             home,
             local_user,
             connect_timeout: Duration::from_secs(10),
+            known_hosts: Mutex::default(),
         })
     }
 }
@@ -170,9 +186,13 @@ pub fn ssh_target(name: &str, vars: &Vars, d: &SshDefaults) -> Result<SshTarget,
             None => HostKeyPolicy::Strict,
         },
     };
-    let known = KnownHosts::load(&known_files)?;
-    let host_key_algorithms =
-        Some(known.preferred_algorithms(&address, port, &russh::Preferred::DEFAULT.key));
+    let known = d.known_hosts(&known_files)?;
+    let host_key_algorithms = Some(
+        known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .preferred_algorithms(&address, port, &russh::Preferred::DEFAULT.key),
+    );
     let record_file = known_files
         .first()
         .cloned()
@@ -215,12 +235,11 @@ fn jump_target(j: &JumpHost, target_user: &str, d: &SshDefaults) -> Result<JumpT
 /// The host-key check for one host's connection (each hop calls it with its own address).
 fn verifier(
     name: &str,
-    known: KnownHosts,
+    known: Arc<Mutex<KnownHosts>>,
     policy: HostKeyPolicy,
     record_file: PathBuf,
 ) -> HostKeyVerifier {
     let name = name.to_owned();
-    let known = Mutex::new(known);
     Arc::new(
         move |address: &str, port: u16, key: &russh::keys::PublicKey| {
             let mut known = known.lock().unwrap_or_else(|e| e.into_inner());
@@ -266,6 +285,7 @@ mod tests {
             home: home.path().to_path_buf(),
             local_user: "me".into(),
             connect_timeout: Duration::from_secs(5),
+            known_hosts: Mutex::default(),
         };
         (home, d)
     }

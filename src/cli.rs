@@ -46,11 +46,69 @@ pub struct InventoryInputs {
     pub extra_vars: Vec<String>,
 }
 
-/// The arguments of `check` and `rollback`.
+/// The arguments of `check`.
 #[derive(Debug, Args, Default)]
 pub struct HostArgs {
     #[command(flatten)]
     pub inputs: InventoryInputs,
+}
+
+/// The arguments of `rollback`.
+#[derive(Debug, Args, Default)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub inputs: InventoryInputs,
+    #[command(flatten)]
+    pub batch: BatchArgs,
+}
+
+/// How the hosts of a run that changes them are taken: batches, failure budget, retry file,
+/// confirmation. See docs/rolling.md.
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Rolling options")]
+pub struct BatchArgs {
+    /// Rolling batches: sizes or percentages of the selected hosts, the last one repeating,
+    /// e.g. `1,10%,25%` (the first batch is the canary) [default: `fleetup_serial` of the
+    /// inventory's `all` vars, else all hosts at once]
+    #[arg(long, value_name = "SPEC")]
+    pub serial: Option<String>,
+    /// Stop before the next batch when more than P percent of all the selected hosts failed,
+    /// were unreachable or rolled back so far [default: stop at the first failure]
+    #[arg(long, value_name = "P", conflicts_with = "keep_going")]
+    pub max_fail_percentage: Option<f64>,
+    /// Run every batch whatever fails
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Order the hosts are taken in
+    #[arg(long, value_enum, value_name = "ORDER", default_value_t = HostOrderArg::Inventory)]
+    pub order: HostOrderArg,
+    /// Where to write the hosts that did not end upgraded or unchanged, for `--limit @FILE`
+    /// [default: beside the first inventory, with `.retry` appended]
+    #[arg(long, value_name = "PATH")]
+    pub retry_file: Option<PathBuf>,
+    /// Do not ask for confirmation on a terminal when the whole inventory is selected
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum HostOrderArg {
+    /// As the inventory lists them
+    #[default]
+    Inventory,
+    /// By name
+    Sorted,
+    /// Random (a different order each run)
+    Shuffle,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set
+    #[default]
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +127,9 @@ pub struct GlobalArgs {
     /// Plain lines instead of live progress bars, even on a terminal
     #[arg(long, global = true)]
     pub no_progress: bool,
+    /// Colors in the report
+    #[arg(long, value_enum, value_name = "WHEN", global = true, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
     /// More detail (repeat for more)
     #[arg(short = 'v', long = "verbose", action = ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -96,7 +157,7 @@ pub enum Command {
     /// Dry run and audit: probe every selected host read-only and show what an upgrade would do
     Check(HostArgs),
     /// Put the backed-up binary back on the selected hosts (and restart where configured)
-    Rollback(HostArgs),
+    Rollback(RollbackArgs),
     /// List the releases on a channel, newest first (the index's signature is verified)
     Releases(ReleasesArgs),
     /// Show the selected hosts and their variables, like ansible-inventory
@@ -122,6 +183,8 @@ pub struct UpgradeArgs {
     /// Consider pre-releases (`2.0.0-rc.1`) when picking the newest release
     #[arg(long)]
     pub pre: bool,
+    #[command(flatten)]
+    pub batch: BatchArgs,
 }
 
 #[derive(Debug, Args)]
@@ -269,7 +332,8 @@ impl Command {
     fn inputs(&self) -> Option<&InventoryInputs> {
         match self {
             Command::Upgrade(a) => Some(&a.inputs),
-            Command::Check(a) | Command::Rollback(a) => Some(&a.inputs),
+            Command::Check(a) => Some(&a.inputs),
+            Command::Rollback(a) => Some(&a.inputs),
             Command::Releases(a) => Some(&a.inputs),
             Command::Inventory(a) => Some(&a.inputs),
             Command::Release(_) => None,
@@ -294,6 +358,7 @@ pub struct Settings {
     pub extra_vars: Vec<String>,
     pub output: OutputFormat,
     pub progress: bool,
+    pub color: ColorChoice,
     pub verbosity: Verbosity,
     pub command: Command,
 }
@@ -307,6 +372,8 @@ pub enum SettingsError {
     NoInventory,
     #[error("--limit is empty")]
     EmptyLimit,
+    #[error("--max-fail-percentage must be between 0 and 100, not {0}")]
+    MaxFail(f64),
 }
 
 impl Cli {
@@ -330,6 +397,16 @@ impl Cli {
         if needs_inventory && inputs.inventory.is_empty() {
             return Err(SettingsError::NoInventory);
         }
+        let batch = match &self.command {
+            Command::Upgrade(a) => Some(&a.batch),
+            Command::Rollback(a) => Some(&a.batch),
+            _ => None,
+        };
+        if let Some(p) = batch.and_then(|b| b.max_fail_percentage)
+            && !(0.0..=100.0).contains(&p)
+        {
+            return Err(SettingsError::MaxFail(p));
+        }
         if g.limit.as_deref().is_some_and(|l| l.trim().is_empty()) {
             return Err(SettingsError::EmptyLimit);
         }
@@ -345,6 +422,7 @@ impl Cli {
             extra_vars: inputs.extra_vars,
             output: g.output,
             progress: !g.no_progress,
+            color: g.color,
             verbosity,
             command: self.command,
         })

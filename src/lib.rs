@@ -6,10 +6,13 @@
 
 pub mod cli;
 pub mod commands;
+pub mod events;
 pub mod inventory;
+pub mod orchestrate;
 pub mod plan;
 pub mod progress;
 pub mod release;
+pub mod report;
 pub mod run;
 pub mod steps;
 pub mod transport;

@@ -4,9 +4,9 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use crate::cli::{Command, Settings};
+use crate::cli::{BatchArgs, Command, Settings};
 use crate::commands;
-use crate::commands::fleet::Job;
+use crate::events::Job;
 use crate::inventory::{self, Inventory, InventoryError, LoadOptions};
 use crate::release::ReleaseError;
 use crate::release::publish::PublishError;
@@ -69,10 +69,12 @@ pub fn run(settings: &Settings) -> Outcome {
 fn dispatch(s: &Settings) -> Result<Outcome, RunError> {
     match &s.command {
         Command::Inventory(args) => commands::inventory::run(s, args),
-        Command::Upgrade(args) if args.check => commands::fleet::run(s, Job::Check, Some(args)),
-        Command::Upgrade(args) => commands::fleet::run(s, Job::Upgrade, Some(args)),
-        Command::Check(_) => commands::fleet::run(s, Job::Check, None),
-        Command::Rollback(_) => commands::fleet::run(s, Job::Rollback, None),
+        Command::Upgrade(args) if args.check => {
+            commands::fleet::run(s, Job::Check, Some(args), &args.batch)
+        }
+        Command::Upgrade(args) => commands::fleet::run(s, Job::Upgrade, Some(args), &args.batch),
+        Command::Check(_) => commands::fleet::run(s, Job::Check, None, &BatchArgs::default()),
+        Command::Rollback(args) => commands::fleet::run(s, Job::Rollback, None, &args.batch),
         Command::Releases(args) => commands::releases::run(s, args),
         Command::Release(cmd) => commands::release::run(cmd),
     }

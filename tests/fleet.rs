@@ -16,7 +16,7 @@ fn demoapp(version: &str) -> String {
         .replace("@VERSION@", version)
 }
 
-fn install(path: &Path, version: &str) {
+pub(crate) fn install(path: &Path, version: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, demoapp(version)).unwrap();
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -126,7 +126,7 @@ fn quick_start_check_upgrade_rerun_and_rollback() {
 }
 
 /// Extra vars pointing a lab at the quick start's channel.
-fn channel_vars() -> String {
+pub(crate) fn channel_vars() -> String {
     serde_json::json!({
         "fleetup_source": repo_path("examples/quickstart/releases"),
         "fleetup_public_keys": [repo_path("examples/quickstart/minisign.pub")],

@@ -11,5 +11,6 @@ mod lab;
 mod release_fetch;
 mod release_publish;
 mod releases_cli;
+mod rolling;
 mod ssh_transport;
 mod steps_local;

@@ -8,7 +8,12 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::Verbosity;
+use crate::events::{Event, Observer};
 use crate::release::fetch::DownloadObserver;
+
+pub mod lines;
+
+pub use lines::Lines;
 
 /// How progress is shown; decided once from the settings and the terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +32,41 @@ impl Mode {
             Verbosity::Quiet => Mode::Silent,
             _ if progress && std::io::stderr().is_terminal() => Mode::Bars,
             _ => Mode::Lines,
+        }
+    }
+}
+
+/// What a run shows on stderr while it works: bars, lines or nothing, per [`Mode`].
+#[derive(Debug)]
+pub struct Display {
+    mode: Mode,
+    lines: Lines<std::io::Stderr>,
+}
+
+impl Display {
+    pub fn new(mode: Mode) -> Self {
+        Self {
+            mode,
+            lines: Lines::new(std::io::stderr()),
+        }
+    }
+
+    /// The progress of one artifact's download, drawn with the rest.
+    pub fn download(&self, what: String) -> DownloadProgress {
+        DownloadProgress::new(self.mode, what)
+    }
+
+    /// Runs `f` (a question to the operator) with the bars hidden.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        f()
+    }
+}
+
+impl Observer for Display {
+    fn event(&self, event: &Event) {
+        match self.mode {
+            Mode::Bars | Mode::Lines => self.lines.event(event),
+            Mode::Silent => {}
         }
     }
 }

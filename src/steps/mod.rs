@@ -130,7 +130,12 @@ impl StepError {
         }
     }
 
-    fn from_transport(host: &str, step: Step, cmd: &RemoteCommand, e: &TransportError) -> Self {
+    pub(crate) fn from_transport(
+        host: &str,
+        step: Step,
+        cmd: &RemoteCommand,
+        e: &TransportError,
+    ) -> Self {
         Self {
             argv: cmd.full_argv(),
             ..Self::new(host, step, e.to_string())

@@ -5,11 +5,14 @@
 //! binary's owner, group and mode, `setcap` last (chown clears capabilities), and asked its
 //! version. Any failure removes the file; the target is never touched here.
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
 use bytes::Bytes;
 
 use super::settings::HostSettings;
 use super::version::first_semver;
-use super::{Step, StepError, join, random_suffix, run, script_command};
+use super::{Step, StepError, join, random_suffix, script_command};
 use crate::plan::Plan;
 use crate::transport::{RemoteCommand, Transport};
 
@@ -108,11 +111,16 @@ pub async fn stage<T: Transport>(
     settings: &HostSettings,
     plan: &Plan,
     artifact: Bytes,
+    sent: Arc<AtomicU64>,
 ) -> Result<Staged, StepError> {
     let name = super::split_path(&plan.probe.real_path).1;
     let tmp = temp_path(&plan.probe.dir, name);
     let cmd = stage_command(settings, plan, &tmp);
-    let out = match run(t, Step::Stage, &cmd, Some(artifact)).await {
+    let out = t
+        .exec_counted(&cmd, artifact, sent)
+        .await
+        .map_err(|e| StepError::from_transport(t.host(), Step::Stage, &cmd, &e));
+    let out = match out {
         Ok(out) => out,
         Err(e) => {
             cleanup(t, settings, &tmp).await;

@@ -6,6 +6,9 @@
 //! (when configured), unlock 1 (the probe, 1, came before, in [`super::probe()`]). A plan with
 //! nothing to do costs none.
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
 use bytes::Bytes;
 
 use super::health::restart_and_check;
@@ -61,9 +64,15 @@ pub async fn upgrade<T: Transport>(
     upgrade_observed(t, settings, plan, artifact, run_id, &NoEvents).await
 }
 
-/// Receives each step of a host as it succeeds (the binary turns them into lines or bars).
+/// Receives each step of a host as it starts and as it succeeds (the binary turns them into
+/// events for lines, bars and reports).
 pub trait StepEvents: Send + Sync {
+    fn step_started(&self, _host: &str, _step: Step) {}
     fn step_done(&self, host: &str, step: Step, detail: &str);
+    /// The upload of `total` bytes begins: the returned counter is advanced as they go.
+    fn upload(&self, _host: &str, _total: u64) -> Arc<AtomicU64> {
+        Arc::new(AtomicU64::new(0))
+    }
 }
 
 /// Ignores every event.
@@ -92,6 +101,7 @@ pub async fn upgrade_observed<T: Transport>(
     }
     let p = &plan.probe;
     let name = split_path(&p.real_path).1;
+    events.step_started(t.host(), Step::Lock);
     let held = lock::acquire(t, settings, &p.dir, name, run_id).await?;
     events.step_done(t.host(), Step::Lock, &p.dir);
     let result = locked(t, settings, plan, artifact, events).await;
@@ -109,7 +119,9 @@ async fn locked<T: Transport>(
     events: &dyn StepEvents,
 ) -> Result<Outcome, StepError> {
     let size = artifact.len();
-    let staged = stage::stage(t, settings, plan, artifact).await?;
+    events.step_started(t.host(), Step::Stage);
+    let sent = events.upload(t.host(), size as u64);
+    let staged = stage::stage(t, settings, plan, artifact, sent).await?;
     let setcap = if plan.setcap {
         ", setcap cap_net_bind_service"
     } else {
@@ -123,16 +135,20 @@ async fn locked<T: Transport>(
             plan.target
         ),
     );
+    events.step_started(t.host(), Step::Swap);
     let backup = backup_and_swap(t, settings, plan, &staged.path).await?;
     events.step_done(
         t.host(),
         Step::Swap,
         &format!("backup {}", split_path(&backup).1),
     );
+    let checks =
+        settings.restart || settings.health_url.is_some() || settings.health_command.is_some();
+    if checks {
+        events.step_started(t.host(), Step::Health);
+    }
     let checked = restart_and_check(t, settings).await;
-    if checked.is_ok()
-        && (settings.restart || settings.health_url.is_some() || settings.health_command.is_some())
-    {
+    if checked.is_ok() && checks {
         events.step_done(t.host(), Step::Health, "restarted and healthy");
     }
     let Err(cause) = checked else {
@@ -146,6 +162,7 @@ async fn locked<T: Transport>(
     let p = &plan.probe;
     let mut backups = p.backups.clone();
     backups.push(split_path(&backup).1.to_owned());
+    events.step_started(t.host(), Step::Rollback);
     let restored = restore(t, settings, &p.real_path, &p.dir, &backups)
         .await
         .map_err(|e| StepError {

@@ -9,6 +9,8 @@ pub mod ssh;
 pub mod ssh_config;
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -128,6 +130,22 @@ pub trait Transport: Send + Sync {
         cmd: &RemoteCommand,
         stdin: Option<Bytes>,
     ) -> impl Future<Output = Result<CommandOutput, TransportError>> + Send;
+
+    /// [`exec`](Self::exec) with `stdin`, adding to `sent` the bytes handed to the connection
+    /// as they go (for progress: whoever shows it reads the counter at its own rate).
+    fn exec_counted(
+        &self,
+        cmd: &RemoteCommand,
+        stdin: Bytes,
+        sent: Arc<AtomicU64>,
+    ) -> impl Future<Output = Result<CommandOutput, TransportError>> + Send {
+        async move {
+            let len = stdin.len() as u64;
+            let out = self.exec(cmd, Some(stdin)).await;
+            sent.fetch_add(len, Ordering::Relaxed);
+            out
+        }
+    }
 }
 
 #[cfg(test)]

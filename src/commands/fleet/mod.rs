@@ -4,15 +4,24 @@
 //! 1. Every selected host's variables are read and checked; a bad one fails that host only.
 //! 2. Each release channel the hosts follow is fetched and verified once; a channel that does
 //!    not verify, or a release that is not there, stops the run before any host is contacted.
-//! 3. Hosts are connected to and probed, `--forks` at a time, one connection per host.
-//! 4. Each host's plan is decided from its probe (`check` stops here and prints them).
+//! 3. Hosts are connected to and probed (read-only), `--forks` at a time, one connection per
+//!    host, kept for the run.
+//! 4. Each host's plan is decided from its probe (`check` stops here and reports them).
 //! 5. Each artifact the plans need is downloaded once, verified, and held once in memory.
-//! 6. The plans are carried out, `--forks` hosts at a time; a failed host never stops another.
+//! 6. On a terminal, when the whole inventory is selected, the operator confirms.
+//! 7. The plans are carried out batch by batch (`--serial`), `--forks` hosts at a time; a
+//!    failed host never stops its peers, but after each batch the failure budget may stop the
+//!    run (the hosts of later batches are then `skipped`). A host that failed in steps 1–4
+//!    counts as failed in its own batch.
+//!
+//! Nothing here prints: every step is an [`Event`] for [`crate::progress`] and
+//! [`crate::report`].
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
-use std::path::Path;
-use std::sync::Arc;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -20,32 +29,26 @@ use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use crate::cli::{OutputFormat, Settings, UpgradeArgs};
-use crate::inventory::Vars;
+use crate::cli::{BatchArgs, ColorChoice, HostOrderArg, OutputFormat, Settings, UpgradeArgs};
+use crate::events::{
+    Event, Fanout, HostError, HostReport, Job, Observer, ReleaseInfo, StepTiming, Summary,
+};
+use crate::inventory::{self, Inventory, Vars};
+use crate::orchestrate::{Budget, HostOrder, SerialSpec, default_retry_path, write_retry_file};
 use crate::plan::{Action, Plan, decide};
-use crate::progress::{DownloadProgress, Mode};
+use crate::progress::{Display, Mode};
 use crate::release::cache::Cache;
 use crate::release::fetch::{FetchOptions, download};
 use crate::release::settings::{Overrides, ReleaseSettings};
 use crate::release::source::{Source, VerifiedIndex, fetch_verified_index};
 use crate::release::{Release, ReleaseError, TrustedKeys};
+use crate::report::{JsonlStream, RenderOptions, write_final};
 use crate::run::{Outcome, RunError, load_selection, runtime};
-use crate::steps::{self, HostSettings, Probe};
+use crate::steps::{self, HostSettings, Probe, Step, StepError};
 use crate::transport::connect::{SshDefaults, ssh_target};
 use crate::transport::local::LocalTransport;
 use crate::transport::ssh::SshTransport;
 use crate::transport::{CommandOutput, RemoteCommand, Transport, TransportError};
-
-mod report;
-use report::{HostReport, line_for, render};
-
-/// Which of the three commands runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Job {
-    Check,
-    Upgrade,
-    Rollback,
-}
 
 /// A host's connection, whichever transport it uses.
 #[derive(Debug)]
@@ -72,11 +75,19 @@ impl Transport for Conn {
             Conn::Local(t) => t.exec(cmd, stdin).await,
         }
     }
-}
 
-/// A host after connecting and probing: its connection and probe (no probe for rollback), or
-/// why it got no further.
-type Probed = (HostInput, Result<(Conn, Option<Probe>), HostReport>);
+    async fn exec_counted(
+        &self,
+        cmd: &RemoteCommand,
+        stdin: Bytes,
+        sent: Arc<AtomicU64>,
+    ) -> Result<CommandOutput, TransportError> {
+        match self {
+            Conn::Ssh(t) => t.exec_counted(cmd, stdin, sent).await,
+            Conn::Local(t) => t.exec_counted(cmd, stdin, sent).await,
+        }
+    }
+}
 
 /// What is known of a host once its variables are read.
 struct HostInput {
@@ -84,71 +95,432 @@ struct HostInput {
     vars: Vars,
     settings: HostSettings,
     release: Option<ReleaseSettings>,
+    /// When its first step began.
+    started: Instant,
 }
 
-pub fn run(s: &Settings, job: Job, args: Option<&UpgradeArgs>) -> Result<Outcome, RunError> {
-    if s.output == OutputFormat::Junit {
-        return Err(RunError::Config(
-            "--output junit is not available yet: use text, json or jsonl".into(),
-        ));
+/// A host ready for its batch: connected, probed and planned — or already failed.
+enum Prepared {
+    Failed(HostReport),
+    Upgrade {
+        input: HostInput,
+        conn: Conn,
+        plan: Box<Plan>,
+        timings: Vec<StepTiming>,
+    },
+    Rollback {
+        input: HostInput,
+        conn: Conn,
+        timings: Vec<StepTiming>,
+    },
+}
+
+impl Prepared {
+    fn host(&self) -> &str {
+        match self {
+            Prepared::Failed(r) => &r.host,
+            Prepared::Upgrade { input, .. } | Prepared::Rollback { input, .. } => &input.name,
+        }
     }
-    let (inv, selected) = load_selection(s)?;
+}
+
+type Channels = BTreeMap<ReleaseSettings, (VerifiedIndex, Release)>;
+
+pub fn run(
+    s: &Settings,
+    job: Job,
+    args: Option<&UpgradeArgs>,
+    batch: &BatchArgs,
+) -> Result<Outcome, RunError> {
+    let began = Instant::now();
+    let (inv, mut selected) = load_selection(s)?;
+    let serial = serial_spec(&inv, batch)?;
+    let budget = Budget::new(batch.max_fail_percentage, batch.keep_going)
+        .map_err(|e| RunError::Config(e.to_string()))?;
+    order(batch.order).apply(&mut selected, seed());
+    let sizes = if job == Job::Check {
+        vec![selected.len()]
+    } else {
+        serial.batches(selected.len())
+    };
+
     let mode = Mode::choose(s.progress, s.verbosity);
+    let display = Arc::new(Display::new(mode));
+    let mut observers: Vec<Box<dyn Observer>> = vec![Box::new(Arc::clone(&display))];
+    if s.output == OutputFormat::Jsonl {
+        observers.push(Box::new(JsonlStream::new(job, Box::new(std::io::stdout()))));
+    }
+    let obs = Fanout(observers);
+    obs.event(&Event::Started {
+        job,
+        hosts: selected.len(),
+        batches: if job == Job::Check {
+            Vec::new()
+        } else {
+            sizes.clone()
+        },
+    });
+
     let cwd = std::env::current_dir().map_err(RunError::Output)?;
-    let mut reports: Vec<HostReport> = Vec::new();
+    let mut early: HashMap<String, HostReport> = HashMap::new();
     let mut inputs: Vec<HostInput> = Vec::new();
     for name in &selected {
-        let started = Instant::now();
-        let vars = local_paths_absolute(inv.host_vars(name), &cwd);
-        let settings = match HostSettings::from_vars(&vars) {
-            Ok(v) => v,
-            Err(e) => {
-                reports.push(
-                    HostReport::new(name, "failed", started).with_detail(format!("settings: {e}")),
-                );
-                continue;
+        match host_input(name, &inv, &cwd, job) {
+            Ok(i) => inputs.push(i),
+            Err(rep) => {
+                early.insert(name.clone(), *rep);
             }
-        };
-        let release = if job == Job::Rollback {
-            None
-        } else {
-            match ReleaseSettings::from_vars(&vars, &Overrides::default()) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    reports.push(
-                        HostReport::new(name, "failed", started)
-                            .with_detail(format!("settings: {e}")),
-                    );
-                    continue;
-                }
-            }
-        };
-        inputs.push(HostInput {
-            name: name.clone(),
-            vars,
-            settings,
-            release,
-        });
+        }
     }
 
     let rt = runtime()?;
     let fetch = FetchOptions::default();
-    // One verified index per channel, before any host is contacted.
-    let mut channels: BTreeMap<ReleaseSettings, (VerifiedIndex, Release)> = BTreeMap::new();
-    for input in &inputs {
+    let channels = rt.block_on(verify_channels(&inputs, args, &fetch))?;
+    let releases: Vec<ReleaseInfo> = channels.values().map(release_info).collect();
+    for r in &releases {
+        obs.event(&Event::Release(r.clone()));
+    }
+    let allow_downgrade = args.is_some_and(|a| a.allow_downgrade);
+    let ssh_defaults = Arc::new(SshDefaults::from_environment().map_err(RunError::Config)?);
+    let forks = s.forks.max(1);
+
+    // Connect, probe and decide, forks at a time (read-only).
+    let prepared: Vec<Prepared> = rt.block_on(
+        stream::iter(inputs.into_iter().map(|input| {
+            let d = Arc::clone(&ssh_defaults);
+            let obs = &obs;
+            let channels = &channels;
+            async move { prepare(input, &d, job, channels, allow_downgrade, obs).await }
+        }))
+        .buffer_unordered(forks)
+        .collect(),
+    );
+    let mut prepared: HashMap<String, Prepared> = prepared
+        .into_iter()
+        .map(|p| (p.host().to_owned(), p))
+        .collect();
+    for (name, rep) in early {
+        prepared.insert(name, Prepared::Failed(rep));
+    }
+
+    if job == Job::Check {
+        let reports: Vec<HostReport> = selected
+            .iter()
+            .filter_map(|h| prepared.remove(h))
+            .map(|p| check_report(p, &obs))
+            .collect();
+        return finish(s, job, &obs, &reports, releases, None, None, began);
+    }
+
+    let artifacts = if job == Job::Upgrade {
+        rt.block_on(fetch_artifacts(
+            prepared.values(),
+            &channels,
+            &fetch,
+            &display,
+        ))?
+    } else {
+        HashMap::new()
+    };
+
+    if !batch.yes && s.limit.is_none() && interactive() {
+        let question = confirmation(job, &prepared, &releases);
+        if !display.suspend(|| ask(&question)) {
+            let _ = writeln!(
+                std::io::stderr(),
+                "fleetup: not confirmed: nothing was changed"
+            );
+            return Ok(Outcome::NothingAttempted);
+        }
+    }
+
+    let run_id = format!(
+        "{}-{}-{}",
+        hostname(),
+        std::process::id(),
+        jiff::Timestamp::now().as_second()
+    );
+    let total = selected.len();
+    let of = sizes.len();
+    let mut reports: Vec<HostReport> = Vec::with_capacity(total);
+    let mut stopped: Option<String> = None;
+    let mut next = 0usize;
+    for (i, size) in sizes.iter().enumerate() {
+        let index = i + 1;
+        let names = &selected[next..next + size];
+        next += size;
+        obs.event(&Event::BatchStarted {
+            index,
+            of,
+            hosts: names.to_vec(),
+        });
+        let batch_hosts: Vec<Prepared> = names.iter().filter_map(|h| prepared.remove(h)).collect();
+        let sem = Arc::new(Semaphore::new(forks));
+        let done: Vec<HostReport> = rt.block_on(
+            stream::iter(batch_hosts.into_iter().map(|p| {
+                let sem = Arc::clone(&sem);
+                let obs = &obs;
+                let run_id = run_id.as_str();
+                let artifacts = &artifacts;
+                async move {
+                    let _permit = sem.acquire().await;
+                    let mut rep = execute(p, artifacts, run_id, obs).await;
+                    rep.batch = Some(index);
+                    obs.event(&Event::HostDone(rep.clone()));
+                    rep
+                }
+            }))
+            .buffer_unordered(forks)
+            .collect(),
+        );
+        reports.extend(done);
+        let failed = reports.iter().filter(|r| r.counts_as_failure(job)).count();
+        obs.event(&Event::BatchDone { index, of, failed });
+        if index < of && budget.should_stop(failed, total) {
+            let why = budget_reason(&budget, failed, total, index);
+            let rest = &selected[next..];
+            obs.event(&Event::Stopped {
+                reason: why.clone(),
+                skipped: rest.len(),
+            });
+            for h in rest {
+                let mut rep = HostReport::new(h, "skipped").with_detail(format!(
+                    "not started: the run stopped after batch {index}/{of}"
+                ));
+                if let Some(Prepared::Upgrade { plan, .. }) = prepared.get(h) {
+                    rep.from = plan.probe.version.as_ref().map(ToString::to_string);
+                    rep.to = Some(plan.target.clone());
+                }
+                obs.event(&Event::HostDone(rep.clone()));
+                reports.push(rep);
+            }
+            stopped = Some(why);
+            break;
+        }
+    }
+    // Connections of skipped hosts close here.
+    drop(prepared);
+
+    let retry = retry_path(s, batch);
+    let failed: Vec<String> = reports
+        .iter()
+        .filter(|r| !r.ok(job))
+        .map(|r| r.host.clone())
+        .collect();
+    write_retry_file(&retry, &failed)
+        .map_err(|e| RunError::Config(format!("cannot write {}: {e}", retry.display())))?;
+    let retry = (!failed.is_empty()).then_some(retry);
+    finish(s, job, &obs, &reports, releases, stopped, retry, began)
+}
+
+/// Emits the summary, writes the final report, and says how the run ended.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    s: &Settings,
+    job: Job,
+    obs: &dyn Observer,
+    reports: &[HostReport],
+    releases: Vec<ReleaseInfo>,
+    stopped: Option<String>,
+    retry: Option<PathBuf>,
+    began: Instant,
+) -> Result<Outcome, RunError> {
+    let outcome = if reports.iter().all(|r| r.ok(job)) {
+        Outcome::Success
+    } else {
+        Outcome::HostsFailed
+    };
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for r in reports {
+        *counts.entry(r.result.to_owned()).or_default() += 1;
+    }
+    let summary = Summary {
+        job,
+        hosts: reports.len(),
+        counts,
+        exit_code: match outcome {
+            Outcome::Success => 0,
+            Outcome::HostsFailed => 1,
+            Outcome::NothingAttempted => 2,
+        },
+        stopped,
+        retry_file: retry.map(|p| p.display().to_string()),
+        releases,
+        seconds: began.elapsed().as_secs_f64(),
+    };
+    obs.event(&Event::Finished(summary.clone()));
+    let opts = RenderOptions {
+        output: s.output,
+        color: color(s.color),
+    };
+    write_final(&mut std::io::stdout().lock(), opts, reports, &summary)?;
+    Ok(outcome)
+}
+
+/// `--serial`, else `fleetup_serial` from `-e` or the inventory's `all` vars, else one batch.
+fn serial_spec(inv: &Inventory, batch: &BatchArgs) -> Result<SerialSpec, RunError> {
+    let bad = |e: &dyn std::fmt::Display| RunError::Config(format!("--serial: {e}"));
+    if let Some(text) = &batch.serial {
+        return SerialSpec::parse(text).map_err(|e| bad(&e));
+    }
+    let all = inv.group_vars(inventory::ALL);
+    match inv
+        .extra_vars()
+        .get("fleetup_serial")
+        .or_else(|| all.get("fleetup_serial"))
+    {
+        Some(v) => {
+            SerialSpec::from_json(v).map_err(|e| RunError::Config(format!("fleetup_serial: {e}")))
+        }
+        None => Ok(SerialSpec::all()),
+    }
+}
+
+fn order(o: HostOrderArg) -> HostOrder {
+    match o {
+        HostOrderArg::Inventory => HostOrder::Inventory,
+        HostOrderArg::Sorted => HostOrder::Sorted,
+        HostOrderArg::Shuffle => HostOrder::Shuffle,
+    }
+}
+
+fn seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    // Only the low bits vary between runs; that is all a shuffle needs.
+    #[allow(clippy::cast_possible_truncation)]
+    let low = nanos as u64;
+    low ^ u64::from(std::process::id()).rotate_left(32)
+}
+
+fn budget_reason(budget: &Budget, failed: usize, total: usize, index: usize) -> String {
+    match budget.max_fail_percentage {
+        Some(p) => format!(
+            "{failed} of {total} hosts failed after batch {index}, more than --max-fail-percentage {p}"
+        ),
+        None => format!(
+            "{failed} of {total} hosts failed after batch {index}; without --max-fail-percentage \
+             any failure stops the run (--keep-going to go on)"
+        ),
+    }
+}
+
+fn retry_path(s: &Settings, batch: &BatchArgs) -> PathBuf {
+    if let Some(p) = &batch.retry_file {
+        return p.clone();
+    }
+    default_retry_path(
+        s.inventory
+            .first()
+            .filter(|p| p.exists())
+            .map(PathBuf::as_path),
+    )
+}
+
+/// Whether a person can answer a question: stdin and stderr are terminals.
+fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+fn confirmation(
+    job: Job,
+    prepared: &HashMap<String, Prepared>,
+    releases: &[ReleaseInfo],
+) -> String {
+    let hosts = prepared.len();
+    match job {
+        Job::Upgrade => {
+            let to_upgrade = prepared
+                .values()
+                .filter(|p| matches!(p, Prepared::Upgrade { plan, .. } if plan.action == Action::Upgrade))
+                .count();
+            let failed = prepared
+                .values()
+                .filter(|p| matches!(p, Prepared::Failed(_)))
+                .count();
+            let what: Vec<String> = releases
+                .iter()
+                .map(|r| format!("{} {} (channel {})", r.product, r.version, r.channel))
+                .collect();
+            format!(
+                "Upgrade the whole inventory ({hosts} hosts) to {}? {to_upgrade} to upgrade, \
+                 {failed} unreachable or failing. [y/N] ",
+                what.join(", ")
+            )
+        }
+        _ => format!("Roll back the whole inventory ({hosts} hosts)? [y/N] "),
+    }
+}
+
+fn ask(question: &str) -> bool {
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "{question}");
+    let _ = err.flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+fn color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    }
+}
+
+fn host_input(
+    name: &str,
+    inv: &Inventory,
+    cwd: &Path,
+    job: Job,
+) -> Result<HostInput, Box<HostReport>> {
+    let vars = local_paths_absolute(inv.host_vars(name), cwd);
+    let bad = |e: &dyn std::fmt::Display| {
+        Box::new(plain_failure(
+            name,
+            "failed",
+            "settings",
+            format!("settings: {e}"),
+        ))
+    };
+    let settings = HostSettings::from_vars(&vars).map_err(|e| bad(&e))?;
+    let release = if job == Job::Rollback {
+        None
+    } else {
+        Some(ReleaseSettings::from_vars(&vars, &Overrides::default()).map_err(|e| bad(&e))?)
+    };
+    Ok(HostInput {
+        name: name.to_owned(),
+        vars,
+        settings,
+        release,
+        started: Instant::now(),
+    })
+}
+
+/// One verified index per channel, before any host is contacted.
+async fn verify_channels(
+    inputs: &[HostInput],
+    args: Option<&UpgradeArgs>,
+    fetch: &FetchOptions,
+) -> Result<Channels, RunError> {
+    let mut channels: Channels = BTreeMap::new();
+    for input in inputs {
         let Some(r) = &input.release else { continue };
         if channels.contains_key(r) {
             continue;
         }
         let keys = TrustedKeys::from_entries(&r.public_keys)?;
         let source = Source::parse(&r.source)?;
-        let verified = rt.block_on(fetch_verified_index(
-            &source,
-            &r.channel,
-            &keys,
-            jiff::Timestamp::now(),
-            &fetch,
-        ))?;
+        let verified =
+            fetch_verified_index(&source, &r.channel, &keys, jiff::Timestamp::now(), fetch).await?;
         let version = args.and_then(|a| a.version.as_deref());
         let release = verified
             .index
@@ -156,172 +528,17 @@ pub fn run(s: &Settings, job: Job, args: Option<&UpgradeArgs>) -> Result<Outcome
             .clone();
         channels.insert(r.clone(), (verified, release));
     }
-    let allow_downgrade = args.is_some_and(|a| a.allow_downgrade);
-    let ssh_defaults = Arc::new(SshDefaults::from_environment().map_err(RunError::Config)?);
-    let forks = Arc::new(Semaphore::new(s.forks));
-    let run_id = format!(
-        "{}-{}-{}",
-        hostname(),
-        std::process::id(),
-        jiff::Timestamp::now().as_second()
-    );
+    Ok(channels)
+}
 
-    // Connect and probe (and, for rollback, do it), forks at a time.
-    let probed: Vec<Probed> = rt.block_on(
-        stream::iter(inputs.into_iter().map(|input| {
-            let forks = Arc::clone(&forks);
-            let d = Arc::clone(&ssh_defaults);
-            async move {
-                let _permit = forks.acquire().await;
-                let started = Instant::now();
-                let r = connect_and_probe(&input, &d, started, job).await;
-                emit(
-                    mode,
-                    &input.name,
-                    &match &r {
-                        Ok((_, Some(p))) => format!(
-                            "probe ok: {} {}/{} {}",
-                            p.version
-                                .as_ref()
-                                .map_or("version unknown".to_owned(), ToString::to_string),
-                            p.os,
-                            p.arch,
-                            p.real_path
-                        ),
-                        Ok((_, None)) => "connected".to_owned(),
-                        Err(rep) => {
-                            format!("{}: {}", rep.result, rep.detail.as_deref().unwrap_or(""))
-                        }
-                    },
-                );
-                (input, r)
-            }
-        }))
-        .buffered(s.forks.max(1))
-        .collect(),
-    );
-
-    let mut work: Vec<(HostInput, Conn, Plan)> = Vec::new();
-    let mut rollbacks: Vec<(HostInput, Conn)> = Vec::new();
-    for (input, r) in probed {
-        let started = Instant::now();
-        let (conn, probe) = match r {
-            Ok(x) => x,
-            Err(rep) => {
-                reports.push(rep);
-                continue;
-            }
-        };
-        let Some(probe) = probe else {
-            rollbacks.push((input, conn));
-            continue;
-        };
-        let Some((_, release)) = input.release.as_ref().and_then(|r| channels.get(r)) else {
-            continue;
-        };
-        let artifact = match release.artifact(&probe.os, &probe.arch) {
-            Ok(a) => a.clone(),
-            Err(e) => {
-                let mut rep = HostReport::new(
-                    &input.name,
-                    if job == Job::Check {
-                        "blocked"
-                    } else {
-                        "failed"
-                    },
-                    started,
-                )
-                .with_detail(e.to_string());
-                rep.from = probe.version.as_ref().map(ToString::to_string);
-                reports.push(rep);
-                continue;
-            }
-        };
-        let plan = decide(
-            &probe,
-            &input.settings,
-            &release.version,
-            &artifact,
-            allow_downgrade,
-        );
-        if job == Job::Check {
-            let mut rep = HostReport::new(&input.name, plan.action_name(), started);
-            rep.from = Some(plan.current());
-            rep.to = Some(plan.target.clone());
-            rep.detail = Some(plan.reason());
-            reports.push(rep);
-        } else {
-            work.push((input, conn, plan));
-        }
+fn release_info((verified, release): &(VerifiedIndex, Release)) -> ReleaseInfo {
+    ReleaseInfo {
+        product: verified.index.product.clone(),
+        version: release.version.to_string(),
+        channel: verified.index.channel.clone(),
+        key_id: verified.key_id.clone(),
+        expires: verified.index.expires.to_string(),
     }
-
-    match job {
-        Job::Check => {}
-        Job::Upgrade => {
-            let artifacts = rt.block_on(fetch_artifacts(&work, &channels, &fetch, mode))?;
-            let done: Vec<HostReport> = rt.block_on(
-                stream::iter(work.into_iter().map(|(input, conn, plan)| {
-                    let forks = Arc::clone(&forks);
-                    let bytes = artifacts
-                        .get(&plan.artifact.sha256)
-                        .cloned()
-                        .unwrap_or_default();
-                    let run_id = run_id.clone();
-                    async move {
-                        let _permit = forks.acquire().await;
-                        let started = Instant::now();
-                        let rep =
-                            upgrade_host(&input, &conn, &plan, bytes, &run_id, started, mode).await;
-                        emit(mode, &input.name, &line_for(&rep));
-                        rep
-                    }
-                }))
-                .buffered(s.forks.max(1))
-                .collect(),
-            );
-            reports.extend(done);
-        }
-        Job::Rollback => {
-            let done: Vec<HostReport> = rt.block_on(
-                stream::iter(rollbacks.into_iter().map(|(input, conn)| {
-                    let forks = Arc::clone(&forks);
-                    let run_id = run_id.clone();
-                    async move {
-                        let _permit = forks.acquire().await;
-                        let started = Instant::now();
-                        let rep = match steps::rollback(&conn, &input.settings, &run_id).await {
-                            Ok(r) => {
-                                let mut rep = HostReport::new(&input.name, "rolled_back", started);
-                                rep.to = Some(r.version);
-                                rep.with_detail(format!("restored {}", r.backup))
-                            }
-                            Err(e) => HostReport::new(&input.name, "failed", started)
-                                .with_detail(e.to_string()),
-                        };
-                        emit(mode, &input.name, &line_for(&rep));
-                        rep
-                    }
-                }))
-                .buffered(s.forks.max(1))
-                .collect(),
-            );
-            reports.extend(done);
-        }
-    }
-
-    // Report in inventory order.
-    let order: HashMap<&str, usize> = selected
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (h.as_str(), i))
-        .collect();
-    reports.sort_by_key(|r| order.get(r.host.as_str()).copied().unwrap_or(usize::MAX));
-    render(s.output, job, &reports, &channels)?;
-    Ok(if reports.iter().all(|r| r.ok(job)) {
-        Outcome::Success
-    } else {
-        Outcome::HostsFailed
-    })
 }
 
 /// With `ansible_connection: local`, a relative `fleetup_binary` is taken from the current
@@ -337,74 +554,314 @@ fn local_paths_absolute(mut vars: Vars, cwd: &Path) -> Vars {
     vars
 }
 
-async fn connect_and_probe(
-    input: &HostInput,
+/// A failure outside a step's command (connect, settings, download).
+fn plain_failure(name: &str, result: &'static str, step: &str, message: String) -> HostReport {
+    HostReport::new(name, result).with_failure(HostError {
+        step: step.to_owned(),
+        message,
+        command: None,
+        status: None,
+        stderr: String::new(),
+    })
+}
+
+/// Connects, probes and decides one host (read-only), reporting the probe as a step.
+async fn prepare(
+    input: HostInput,
     d: &SshDefaults,
-    started: Instant,
     job: Job,
-) -> Result<(Conn, Option<Probe>), HostReport> {
+    channels: &Channels,
+    allow_downgrade: bool,
+    obs: &dyn Observer,
+) -> Prepared {
+    let name = input.name.clone();
+    let started = input.started;
+    let fail = |mut rep: HostReport| {
+        rep.seconds = started.elapsed().as_secs_f64();
+        Prepared::Failed(rep)
+    };
+    obs.event(&Event::StepStarted {
+        host: name.clone(),
+        step: "connect".into(),
+    });
+    let conn = match connect(&input, d).await {
+        Ok(c) => c,
+        Err(rep) => return fail(rep),
+    };
+    let connected = started.elapsed().as_secs_f64();
+    let mut timings = vec![StepTiming {
+        step: "connect".into(),
+        seconds: connected,
+    }];
+    if job == Job::Rollback {
+        // Rollback reads what it needs itself; a probe here would fail on a host whose binary
+        // is the very thing to repair.
+        return Prepared::Rollback {
+            input,
+            conn,
+            timings,
+        };
+    }
+    obs.event(&Event::StepStarted {
+        host: name.clone(),
+        step: "probe".into(),
+    });
+    let probe = match steps::probe(&conn, &input.settings).await {
+        Ok(p) => p,
+        Err(e) => return fail(step_failure(&name, "failed", &e)),
+    };
+    let seconds = started.elapsed().as_secs_f64() - connected;
+    timings.push(StepTiming {
+        step: "probe".into(),
+        seconds,
+    });
+    obs.event(&Event::StepDone {
+        host: name.clone(),
+        step: "probe".into(),
+        detail: probe_line(&probe),
+        seconds,
+    });
+    let Some((_, release)) = input.release.as_ref().and_then(|r| channels.get(r)) else {
+        return fail(plain_failure(
+            &name,
+            "failed",
+            "decide",
+            "no release for this host's channel".into(),
+        ));
+    };
+    let artifact = match release.artifact(&probe.os, &probe.arch) {
+        Ok(a) => a.clone(),
+        Err(e) => {
+            let result = if job == Job::Check {
+                "blocked"
+            } else {
+                "failed"
+            };
+            let mut rep = plain_failure(&name, result, "decide", e.to_string());
+            rep.from = probe.version.as_ref().map(ToString::to_string);
+            rep.to = Some(release.version.to_string());
+            return fail(rep);
+        }
+    };
+    let plan = decide(
+        &probe,
+        &input.settings,
+        &release.version,
+        &artifact,
+        allow_downgrade,
+    );
+    Prepared::Upgrade {
+        input,
+        conn,
+        plan: Box::new(plan),
+        timings,
+    }
+}
+
+fn probe_line(p: &Probe) -> String {
+    format!(
+        "{} {}/{} {}",
+        p.version
+            .as_ref()
+            .map_or("version unknown".to_owned(), ToString::to_string),
+        p.os,
+        p.arch,
+        p.real_path
+    )
+}
+
+async fn connect(input: &HostInput, d: &SshDefaults) -> Result<Conn, HostReport> {
     let name = &input.name;
-    let unreachable = |e: String| HostReport::new(name, "unreachable", started).with_detail(e);
-    let failed = |e: String| HostReport::new(name, "failed", started).with_detail(e);
     let connection = input
         .vars
         .get("ansible_connection")
         .and_then(Value::as_str)
         .unwrap_or("ssh");
-    let conn = match connection {
-        "local" => Conn::Local(LocalTransport::new(name.clone())),
+    match connection {
+        "local" => Ok(Conn::Local(LocalTransport::new(name.clone()))),
         "ssh" | "smart" | "paramiko" => {
-            let target =
-                ssh_target(name, &input.vars, d).map_err(|e| failed(format!("connect: {e}")))?;
-            Conn::Ssh(
-                SshTransport::connect(target)
-                    .await
-                    .map_err(|e| unreachable(e.to_string()))?,
-            )
+            let target = ssh_target(name, &input.vars, d)
+                .map_err(|e| plain_failure(name, "failed", "connect", format!("connect: {e}")))?;
+            Ok(Conn::Ssh(SshTransport::connect(target).await.map_err(
+                |e| plain_failure(name, "unreachable", "connect", e.to_string()),
+            )?))
         }
-        other => {
-            return Err(failed(format!(
-                "connect: ansible_connection {other:?} is not supported (ssh or local)"
-            )));
+        other => Err(plain_failure(
+            name,
+            "failed",
+            "connect",
+            format!("connect: ansible_connection {other:?} is not supported (ssh or local)"),
+        )),
+    }
+}
+
+/// A failed step as a report: the full text for people, the parts for machines.
+fn step_failure(name: &str, result: &'static str, e: &StepError) -> HostReport {
+    let mut rep = HostReport::new(name, result).with_detail(e.to_string());
+    rep.failure = Some(host_error(e));
+    rep
+}
+
+fn host_error(e: &StepError) -> HostError {
+    HostError {
+        step: e.step.to_string(),
+        message: e.message.clone(),
+        command: (!e.argv.is_empty()).then(|| {
+            let words: Vec<&str> = e.argv.iter().map(String::as_str).collect();
+            shlex::try_join(words).unwrap_or_else(|_| format!("{:?}", e.argv))
+        }),
+        status: e.status,
+        stderr: e.stderr.clone(),
+    }
+}
+
+/// `check`'s report of a prepared host: its plan, sent as the host's end.
+fn check_report(p: Prepared, obs: &dyn Observer) -> HostReport {
+    let rep = match p {
+        Prepared::Failed(rep) => rep,
+        Prepared::Upgrade {
+            input,
+            plan,
+            timings,
+            ..
+        } => {
+            let mut rep = HostReport::new(&input.name, plan.action_name());
+            rep.from = Some(plan.current());
+            rep.to = Some(plan.target.clone());
+            rep.detail = Some(plan.reason());
+            rep.channel = input.release.as_ref().map(|r| r.channel.clone());
+            rep.steps = timings;
+            rep.seconds = input.started.elapsed().as_secs_f64();
+            rep
         }
+        Prepared::Rollback { input, .. } => HostReport::new(&input.name, "failed"),
     };
-    if job == Job::Rollback {
-        // Rollback reads what it needs itself; a probe here would fail on a host whose binary
-        // is the very thing to repair.
-        return Ok((conn, None));
-    }
-    let probe = steps::probe(&conn, &input.settings)
-        .await
-        .map_err(|e| failed(e.to_string()))?;
-    Ok((conn, Some(probe)))
+    obs.event(&Event::HostDone(rep.clone()));
+    rep
 }
 
-/// Each step of a host as one plain line, host first.
-struct Lines(Mode);
+/// Turns each step of one host into events, and keeps its timings and bytes sent.
+struct HostSteps<'a> {
+    obs: &'a dyn Observer,
+    mark: Mutex<Instant>,
+    timings: Mutex<Vec<StepTiming>>,
+    sent: Mutex<Option<Arc<AtomicU64>>>,
+}
 
-impl steps::StepEvents for Lines {
-    fn step_done(&self, host: &str, step: steps::Step, detail: &str) {
-        emit(self.0, host, &format!("{step} ok: {detail}"));
+impl HostSteps<'_> {
+    fn bytes_sent(&self) -> u64 {
+        lock(&self.sent)
+            .as_ref()
+            .map_or(0, |s| s.load(Ordering::Relaxed))
     }
 }
 
-async fn upgrade_host(
-    input: &HostInput,
-    conn: &Conn,
-    plan: &Plan,
-    bytes: Bytes,
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl steps::StepEvents for HostSteps<'_> {
+    fn step_started(&self, host: &str, step: Step) {
+        *lock(&self.mark) = Instant::now();
+        self.obs.event(&Event::StepStarted {
+            host: host.to_owned(),
+            step: step.to_string(),
+        });
+    }
+
+    fn step_done(&self, host: &str, step: Step, detail: &str) {
+        let seconds = lock(&self.mark).elapsed().as_secs_f64();
+        lock(&self.timings).push(StepTiming {
+            step: step.to_string(),
+            seconds,
+        });
+        self.obs.event(&Event::StepDone {
+            host: host.to_owned(),
+            step: step.to_string(),
+            detail: detail.to_owned(),
+            seconds,
+        });
+    }
+
+    fn upload(&self, host: &str, total: u64) -> Arc<AtomicU64> {
+        let sent = Arc::new(AtomicU64::new(0));
+        *lock(&self.sent) = Some(Arc::clone(&sent));
+        self.obs.event(&Event::Upload {
+            host: host.to_owned(),
+            total,
+            sent: Arc::clone(&sent),
+        });
+        sent
+    }
+}
+
+/// Carries out one prepared host's plan (or rollback).
+async fn execute(
+    p: Prepared,
+    artifacts: &HashMap<String, Bytes>,
     run_id: &str,
-    started: Instant,
-    mode: Mode,
+    obs: &dyn Observer,
 ) -> HostReport {
-    let from = plan.probe.version.as_ref().map(ToString::to_string);
-    let events = Lines(mode);
-    let done = steps::upgrade_observed(conn, &input.settings, plan, bytes, run_id, &events).await;
-    let mut rep = match (&plan.action, done) {
-        (_, Ok(steps::Outcome::Upgraded { .. })) => {
-            HostReport::new(&input.name, "upgraded", started)
+    let (input, conn, timings) = match p {
+        Prepared::Failed(rep) => return rep,
+        Prepared::Upgrade {
+            input,
+            conn,
+            timings,
+            plan,
+        } => {
+            let bytes = artifacts
+                .get(&plan.artifact.sha256)
+                .cloned()
+                .unwrap_or_default();
+            let events = HostSteps {
+                obs,
+                mark: Mutex::new(Instant::now()),
+                timings: Mutex::new(timings),
+                sent: Mutex::new(None),
+            };
+            let done =
+                steps::upgrade_observed(&conn, &input.settings, &plan, bytes, run_id, &events)
+                    .await;
+            let mut rep = upgrade_report(&input.name, &plan, done);
+            rep.bytes_sent = events.bytes_sent();
+            rep.steps = events.timings.into_inner().unwrap_or_default();
+            rep.channel = input.release.as_ref().map(|r| r.channel.clone());
+            rep.seconds = input.started.elapsed().as_secs_f64();
+            return rep;
         }
-        (_, Ok(steps::Outcome::Unchanged)) => HostReport::new(&input.name, "unchanged", started),
+        Prepared::Rollback {
+            input,
+            conn,
+            timings,
+        } => (input, conn, timings),
+    };
+    let mark = Instant::now();
+    obs.event(&Event::StepStarted {
+        host: input.name.clone(),
+        step: "rollback".into(),
+    });
+    let mut rep = match steps::rollback(&conn, &input.settings, run_id).await {
+        Ok(r) => {
+            let mut rep = HostReport::new(&input.name, "rolled_back");
+            rep.to = Some(r.version);
+            rep.with_detail(format!("restored {}", r.backup))
+        }
+        Err(e) => step_failure(&input.name, "failed", &e),
+    };
+    rep.steps = timings;
+    rep.steps.push(StepTiming {
+        step: "rollback".into(),
+        seconds: mark.elapsed().as_secs_f64(),
+    });
+    rep.seconds = input.started.elapsed().as_secs_f64();
+    rep
+}
+
+fn upgrade_report(name: &str, plan: &Plan, done: Result<steps::Outcome, StepError>) -> HostReport {
+    let mut rep = match (&plan.action, done) {
+        (_, Ok(steps::Outcome::Upgraded { .. })) => HostReport::new(name, "upgraded"),
+        (_, Ok(steps::Outcome::Unchanged)) => HostReport::new(name, "unchanged"),
         (
             _,
             Ok(steps::Outcome::RolledBack {
@@ -420,28 +877,33 @@ async fn upgrade_host(
             if let Some(after) = after {
                 detail.push_str(&format!("\nafter the rollback: {after}"));
             }
-            HostReport::new(&input.name, "rolled_back", started).with_detail(detail)
+            let mut rep = HostReport::new(name, "rolled_back").with_detail(detail);
+            rep.failure = Some(host_error(&cause));
+            rep
         }
         (Action::Refuse { reason } | Action::Blocked { reason }, Err(_)) => {
-            HostReport::new(&input.name, "failed", started).with_detail(reason.clone())
+            plain_failure(name, "failed", "decide", reason.clone())
         }
-        (_, Err(e)) => HostReport::new(&input.name, "failed", started).with_detail(e.to_string()),
+        (_, Err(e)) => step_failure(name, "failed", &e),
     };
-    rep.from = from;
+    rep.from = plan.probe.version.as_ref().map(ToString::to_string);
     rep.to = Some(plan.target.clone());
     rep
 }
 
 /// Downloads each artifact the plans need once, verified, and holds it once in memory.
-async fn fetch_artifacts(
-    work: &[(HostInput, Conn, Plan)],
-    channels: &BTreeMap<ReleaseSettings, (VerifiedIndex, Release)>,
+async fn fetch_artifacts<'a>(
+    prepared: impl Iterator<Item = &'a Prepared>,
+    channels: &Channels,
     fetch: &FetchOptions,
-    mode: Mode,
+    display: &Display,
 ) -> Result<HashMap<String, Bytes>, RunError> {
     let cache = Cache::from_env()?;
     let mut out: HashMap<String, Bytes> = HashMap::new();
-    for (input, _, plan) in work {
+    for p in prepared {
+        let Prepared::Upgrade { input, plan, .. } = p else {
+            continue;
+        };
         if !matches!(plan.action, Action::Upgrade) || out.contains_key(&plan.artifact.sha256) {
             continue;
         }
@@ -453,14 +915,7 @@ async fn fetch_artifacts(
             "{} {} {}/{}",
             verified.index.product, release.version, plan.artifact.os, plan.artifact.arch
         );
-        let path = download(
-            &url,
-            &plan.artifact,
-            &cache,
-            fetch,
-            &DownloadProgress::new(mode, what),
-        )
-        .await?;
+        let path = download(&url, &plan.artifact, &cache, fetch, &display.download(what)).await?;
         let bytes = tokio::fs::read(&path).await.map_err(|e| ReleaseError::Io {
             what: path.display().to_string(),
             source: e,
@@ -468,13 +923,6 @@ async fn fetch_artifacts(
         out.insert(plan.artifact.sha256.clone(), Bytes::from(bytes));
     }
     Ok(out)
-}
-
-/// One plain line per host event on stderr, host first (no escape codes).
-fn emit(mode: Mode, host: &str, text: &str) {
-    if mode != Mode::Silent {
-        let _ = writeln!(std::io::stderr().lock(), "{host} {text}");
-    }
 }
 
 fn hostname() -> String {

@@ -1,7 +1,7 @@
 //! One command on the connection: a session channel, `exec`, stdin streamed while stdout and
 //! stderr are read, then the exit status.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -119,10 +119,15 @@ async fn read_all(read: &mut russh::ChannelReadHalf, pid: &AtomicU32) -> Finishe
     }
 }
 
+/// Bytes handed to the channel per write when progress is counted: large enough that the
+/// per-write cost vanishes, small enough for a live byte count.
+const COUNTED_CHUNK: usize = 256 * 1024;
+
 pub(super) async fn run(
     t: &SshTransport,
     cmd: &RemoteCommand,
     stdin: Option<Bytes>,
+    sent: Option<&AtomicU64>,
 ) -> Result<CommandOutput, TransportError> {
     let line = cmd.shell_line().map_err(|reason| TransportError::Command {
         host: t.name.clone(),
@@ -171,9 +176,19 @@ pub(super) async fn run(
         // not stall the connection. A command that exits without reading it all ends the
         // writer (the reader's result is what counts).
         let feed = async {
-            if let Some(data) = stdin {
+            if let Some(mut data) = stdin {
                 // data_bytes cuts packets to the peer's packet size and waits for its window.
-                write.data_bytes(data).await?;
+                match sent {
+                    None => write.data_bytes(data).await?,
+                    Some(sent) => {
+                        while !data.is_empty() {
+                            let chunk = data.split_to(data.len().min(COUNTED_CHUNK));
+                            let n = chunk.len() as u64;
+                            write.data_bytes(chunk).await?;
+                            sent.fetch_add(n, Ordering::Relaxed);
+                        }
+                    }
+                }
             }
             write.eof().await
         };

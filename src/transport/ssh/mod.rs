@@ -442,6 +442,15 @@ impl Transport for SshTransport {
         cmd: &RemoteCommand,
         stdin: Option<bytes::Bytes>,
     ) -> Result<CommandOutput, TransportError> {
-        exec::run(self, cmd, stdin).await
+        exec::run(self, cmd, stdin, None).await
+    }
+
+    async fn exec_counted(
+        &self,
+        cmd: &RemoteCommand,
+        stdin: bytes::Bytes,
+        sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    ) -> Result<CommandOutput, TransportError> {
+        exec::run(self, cmd, Some(stdin), Some(&sent)).await
     }
 }

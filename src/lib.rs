@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod commands;
 pub mod inventory;
+pub mod orchestrate;
 pub mod plan;
 pub mod progress;
 pub mod release;

@@ -235,7 +235,7 @@ mod tests {
         assert_eq!(orders.len(), 50);
         let mut one = hosts.clone();
         HostOrder::Shuffle.apply(&mut one, 1);
-        let mut two = hosts.clone();
+        let mut two = hosts;
         HostOrder::Shuffle.apply(&mut two, 2);
         assert_ne!(one, two);
     }

@@ -15,7 +15,24 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(settings.verbosity);
+    raise_open_files_limit();
     run::run(&settings).into()
+}
+
+/// A run keeps one connection, one file descriptor, per host: a thousand hosts exceed the
+/// usual soft limit of 1024 open files. Lift it to the hard limit, as Go's runtime does.
+fn raise_open_files_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::debug!("cannot raise the open files limit: {e}");
+        }
+    }
 }
 
 fn init_tracing(verbosity: Verbosity) {

@@ -8,6 +8,7 @@ mod conformance;
 mod fleet;
 mod fleet_service;
 mod lab;
+mod progress_tty;
 mod release_fetch;
 mod release_publish;
 mod releases_cli;

@@ -283,6 +283,12 @@ impl State {
                     h.upload = None;
                 }
             }
+            Event::StepFailed { host, .. } => {
+                // Only sent before the batches: the host is done with probing (its report
+                // comes with its batch).
+                self.probed += 1;
+                self.active.shift_remove(host);
+            }
             Event::Upload { host, total, sent } => {
                 self.host(host, now).upload = Some(Upload {
                     total: *total,

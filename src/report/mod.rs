@@ -190,6 +190,11 @@ pub fn event_json(job: Job, event: &Event) -> Option<Value> {
         } => {
             json!({"event": "step", "host": host, "step": step, "detail": detail, "seconds": seconds})
         }
+        Event::StepFailed {
+            host,
+            step,
+            message,
+        } => json!({"event": "step_failed", "host": host, "step": step, "message": message}),
         Event::HostDone(r) => {
             let mut v = host_json(job, r);
             if let Some(o) = v.as_object_mut() {

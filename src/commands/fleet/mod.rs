@@ -144,7 +144,9 @@ pub fn run(
         serial.batches(selected.len())
     };
 
-    let mode = Mode::choose(s.progress, s.verbosity);
+    // Machine output on the terminal's stdout would be torn by bars redrawn on its stderr.
+    let machine_on_tty = s.output != OutputFormat::Text && std::io::stdout().is_terminal();
+    let mode = Mode::choose(s.progress && !machine_on_tty, s.verbosity);
     let display = Arc::new(Display::new(mode));
     let mut observers: Vec<Box<dyn Observer>> = vec![Box::new(Arc::clone(&display))];
     if s.output == OutputFormat::Jsonl {
@@ -168,6 +170,7 @@ pub fn run(
         match host_input(name, &inv, &cwd, job) {
             Ok(i) => inputs.push(i),
             Err(rep) => {
+                failed_early(&rep, &obs);
                 early.insert(name.clone(), *rep);
             }
         }
@@ -554,6 +557,19 @@ fn local_paths_absolute(mut vars: Vars, cwd: &Path) -> Vars {
     vars
 }
 
+/// Tells that a host failed before its batch (it is reported with its batch).
+fn failed_early(rep: &HostReport, obs: &dyn Observer) {
+    let (step, message) = match &rep.failure {
+        Some(f) => (f.step.clone(), f.message.clone()),
+        None => ("probe".to_owned(), rep.detail.clone().unwrap_or_default()),
+    };
+    obs.event(&Event::StepFailed {
+        host: rep.host.clone(),
+        step,
+        message,
+    });
+}
+
 /// A failure outside a step's command (connect, settings, download).
 fn plain_failure(name: &str, result: &'static str, step: &str, message: String) -> HostReport {
     HostReport::new(name, result).with_failure(HostError {
@@ -578,6 +594,7 @@ async fn prepare(
     let started = input.started;
     let fail = |mut rep: HostReport| {
         rep.seconds = started.elapsed().as_secs_f64();
+        failed_early(&rep, obs);
         Prepared::Failed(rep)
     };
     obs.event(&Event::StepStarted {
@@ -596,6 +613,12 @@ async fn prepare(
     if job == Job::Rollback {
         // Rollback reads what it needs itself; a probe here would fail on a host whose binary
         // is the very thing to repair.
+        obs.event(&Event::StepDone {
+            host: name.clone(),
+            step: "connect".into(),
+            detail: "connected".into(),
+            seconds: connected,
+        });
         return Prepared::Rollback {
             input,
             conn,

@@ -5,13 +5,23 @@
 //! test. Where a step needs shell logic it runs a **constant** POSIX `sh -c` script and passes
 //! its values as positional parameters (`sh -c SCRIPT fleetup-NAME VALUE…`): inventory values
 //! never become shell code. The host needs a POSIX `sh` and GNU coreutils (`realpath`,
-//! `stat -c`, `sha256sum`, `head -c`, `sync FILE`, `mv -T`, `timeout`), plus `getcap`/`setcap`
+//! `stat -c`, `sha256sum` (or `openssl`, preferred: faster), `head -c`, `sync FILE`, `mv -T`, `timeout`), plus `getcap`/`setcap`
 //! where capabilities matter and `curl` for an HTTP health check.
 //!
 //! Round trips per host (one command each): probe 1; lock 1 (2 when a stale lock is cleared);
 //! stage 1 (+1 to remove the staged file when it reports the wrong version); backup + swap 1;
 //! restart 1; health 1 (retries happen on the host); unlock 1. Rollback: 1 to restore, then
 //! restart 1 and health 1 again. A host already at the target costs the probe only.
+
+/// The shell function `sha` of the step scripts: the SHA-256 of stdin, printed as
+/// `HEX <anything>`. OpenSSL's when the host has it (it uses the CPU's SHA extensions: about 5x
+/// GNU `sha256sum` on the same machine, which matters at 100 hosts x tens of MiB, hashed
+/// on each), else coreutils'.
+macro_rules! sha_fn {
+    () => {
+        "if command -v openssl >/dev/null 2>&1; then sha() { openssl dgst -sha256 -r; }; else sha() { sha256sum; }; fi\n"
+    };
+}
 
 pub mod health;
 pub mod lock;

@@ -14,8 +14,10 @@ pub const VERSION_TIMEOUT_SECS: u64 = 10;
 /// `$1` = the configured binary path, `$2` = seconds for the version command, `$3…` = the
 /// version command's argv (`{binary}` already substituted). Output: `key=value` lines and
 /// prefixed sections (`df| `, `getcap| `, `version| `), parsed by [`parse_probe`].
-pub const PROBE_SCRIPT: &str = r#"set -u
-b=$1; vt=$2; shift 2
+pub const PROBE_SCRIPT: &str = concat!(
+    "set -u\n",
+    sha_fn!(),
+    r#"b=$1; vt=$2; shift 2
 echo 'fleetup-probe 1'
 echo "os=$(uname -s)"
 echo "arch=$(uname -m)"
@@ -25,7 +27,7 @@ echo "real=$real"
 if [ -d "$real" ]; then echo 'error=directory'; exit 0; fi
 if [ ! -f "$real" ]; then echo 'error=notfile'; exit 0; fi
 echo "stat=$(stat -c '%a %u %g %s %U %G' -- "$real")"
-if sum=$(sha256sum < "$real" 2>&1); then echo "sha256=${sum%% *}"; else echo "error=unreadable"; echo "detail=$sum"; exit 0; fi
+if sum=$(sha < "$real" 2>&1); then echo "sha256=${sum%% *}"; else echo "error=unreadable"; echo "detail=$sum"; exit 0; fi
 dir=${real%/*}; [ -n "$dir" ] || dir=/
 base=${real##*/}
 if [ -w "$dir" ]; then echo 'writable=1'; else echo 'writable=0'; fi
@@ -39,7 +41,8 @@ if command -v timeout >/dev/null 2>&1; then set -- timeout -k 2 "$vt" "$@"; fi
 "$@" </dev/null 2>&1 | head -c 16384 | sed 's/^/version| /'
 echo
 echo 'end=1'
-"#;
+"#
+);
 
 /// What a host runs, read-only.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,10 +15,12 @@ use crate::transport::{RemoteCommand, Transport};
 
 /// `$1` real path, `$2` staged file, `$3` backup path, `$4` the probed sha256 of the real
 /// path, `$5…` old backups to delete once the new one exists.
-pub const SWAP_SCRIPT: &str = r#"set -u
-real=$1 tmp=$2 bak=$3 cur=$4; shift 4
+pub const SWAP_SCRIPT: &str = concat!(
+    "set -u\n",
+    sha_fn!(),
+    r#"real=$1 tmp=$2 bak=$3 cur=$4; shift 4
 fail() { rm -f -- "$tmp"; echo "fleetup-swap: $1" >&2; exit 1; }
-sum=$(sha256sum < "$real") || fail "cannot read $real"
+sum=$(sha < "$real") || fail "cannot read $real"
 [ "${sum%% *}" = "$cur" ] || fail "$real changed since the probe (sha256 ${sum%% *}, probed $cur); nothing was swapped"
 ln -- "$real" "$bak" || fail "cannot back up $real as $bak (hard link)"
 mv -T -- "$tmp" "$real" || fail "cannot rename $tmp over $real"
@@ -27,7 +29,8 @@ sync -- "$dir" || echo "fleetup-swap: warning: fsync of $dir failed" >&2
 echo swapped
 for old in "$@"; do rm -f -- "$old" || echo "fleetup-swap: warning: cannot remove old backup $old" >&2; done
 exit 0
-"#;
+"#
+);
 
 /// The backup name of `name` at `version`, taken at `at`.
 pub fn backup_name(name: &str, version: Option<&semver::Version>, at: jiff::Timestamp) -> String {

@@ -11,6 +11,7 @@ mod lab;
 mod release_fetch;
 mod release_publish;
 mod releases_cli;
+mod report_output;
 mod rolling;
 mod ssh_transport;
 mod steps_local;

@@ -12,6 +12,7 @@ mod progress_tty;
 mod release_fetch;
 mod release_publish;
 mod releases_cli;
+mod report_output;
 mod rolling;
 mod ssh_transport;
 mod steps_local;

@@ -269,7 +269,7 @@ fn live_bars_on_a_terminal_and_plain_lines_with_no_progress() {
     );
 
     assert_eq!(live.exit_code(), 0, "{}", live.screen());
-    let end = live.wait_for("the summary", |s| has_line(s, "3 hosts:"));
+    let end = live.wait_for("the summary", |s| has_line(s, "3 upgraded · "));
     for h in HOSTS {
         assert_eq!(
             end.lines()
@@ -299,7 +299,7 @@ fn live_bars_on_a_terminal_and_plain_lines_with_no_progress() {
     }
     let plain = Terminal::start(&qs, &["--no-progress", "upgrade", "--serial", "1", "--yes"]);
     assert_eq!(plain.exit_code(), 0, "{}", plain.screen());
-    plain.wait_for("the summary", |s| has_line(s, "3 hosts:"));
+    plain.wait_for("the summary", |s| has_line(s, "3 upgraded · "));
     let bytes = plain.typescript();
     assert!(
         !bytes.contains('\x1b'),
@@ -361,7 +361,7 @@ fn the_whole_inventory_is_upgraded_only_when_confirmed_on_the_terminal() {
 
     let yes = Terminal::start(&qs, &["upgrade", "--yes"]);
     assert_eq!(yes.exit_code(), 0, "{}", yes.screen());
-    let end = yes.wait_for("the summary", |s| has_line(s, "3 hosts:"));
+    let end = yes.wait_for("the summary", |s| has_line(s, "3 upgraded · "));
     assert!(
         !strip_ansi(&yes.typescript()).contains("Upgrade the whole inventory"),
         "--yes: no question:\n{end}"

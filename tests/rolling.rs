@@ -294,3 +294,29 @@ fn plain_progress_is_one_line_per_event_in_order() {
         );
     }
 }
+
+/// `--output json` gives a document even when nothing could be attempted.
+#[test]
+fn json_is_a_document_even_when_nothing_was_attempted() {
+    let scratch = quick_start();
+    let out = run(fleetup()
+        .current_dir(scratch.path())
+        .env("XDG_CACHE_HOME", scratch.path().join("cache"))
+        .args([
+            "-i",
+            "examples/quickstart/inventory.yml",
+            "upgrade",
+            "--version",
+            "9.9.9",
+            "--output",
+            "json",
+        ]));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let doc = json(&out);
+    assert_eq!(doc["summary"]["exit_code"], 2, "{doc:#}");
+    assert!(
+        doc["error"].as_str().unwrap().contains("9.9.9"),
+        "the error names the version: {doc:#}"
+    );
+    assert_eq!(doc["hosts"], serde_json::json!([]));
+}

@@ -229,11 +229,9 @@ pub fn run(
     if !batch.yes && s.limit.is_none() && interactive() {
         let question = confirmation(job, &prepared, &releases);
         if !display.suspend(|| ask(&question)) {
-            let _ = writeln!(
-                std::io::stderr(),
-                "fleetup: not confirmed: nothing was changed"
-            );
-            return Ok(Outcome::NothingAttempted);
+            return Err(RunError::Config(
+                "not confirmed: nothing was changed".into(),
+            ));
         }
     }
 
@@ -310,9 +308,15 @@ pub fn run(
         .filter(|r| !r.ok(job))
         .map(|r| r.host.clone())
         .collect();
-    write_retry_file(&retry, &failed)
-        .map_err(|e| RunError::Config(format!("cannot write {}: {e}", retry.display())))?;
-    let retry = (!failed.is_empty()).then_some(retry);
+    // Hosts were worked on: a retry file that cannot be written is worth a warning, not a
+    // different exit code.
+    let retry = match write_retry_file(&retry, &failed) {
+        Ok(()) => (!failed.is_empty()).then_some(retry),
+        Err(e) => {
+            tracing::warn!("cannot write the retry file {}: {e}", retry.display());
+            None
+        }
+    };
     finish(s, job, &obs, &reports, releases, stopped, retry, began)
 }
 

@@ -39,7 +39,7 @@ use bytes::Bytes;
 
 use crate::transport::{CommandOutput, RemoteCommand, Transport, TransportError};
 
-pub use probe::{Probe, probe};
+pub use probe::{Probe, probe, probe_for};
 pub use rollback::{Restored, rollback};
 pub use settings::{HostSettings, SetcapPolicy};
 pub use upgrade::{NoEvents, Outcome, StepEvents, upgrade, upgrade_observed};

@@ -633,7 +633,8 @@ async fn prepare(
         host: name.clone(),
         step: "probe".into(),
     });
-    let probe = match steps::probe(&conn, &input.settings).await {
+    let sizes = hash_sizes(&input, channels);
+    let probe = match steps::probe_for(&conn, &input.settings, sizes.as_deref()).await {
         Ok(p) => p,
         Err(e) => return fail(step_failure(&name, "failed", &e)),
     };
@@ -683,6 +684,13 @@ async fn prepare(
         plan: Box::new(plan),
         timings,
     }
+}
+
+/// The sizes of the artifacts a host could be upgraded to: its binary is hashed only when it
+/// has one of them (only then can it already be the target).
+fn hash_sizes(input: &HostInput, channels: &Channels) -> Option<Vec<u64>> {
+    let (_, release) = input.release.as_ref().and_then(|r| channels.get(r))?;
+    Some(release.artifacts.iter().map(|a| a.size).collect())
 }
 
 fn probe_line(p: &Probe) -> String {

@@ -146,9 +146,18 @@ impl StepError {
         cmd: &RemoteCommand,
         e: &TransportError,
     ) -> Self {
+        // The command is shown once, from `argv`: the message says only what happened to it.
+        let message = match e {
+            TransportError::Timeout { seconds, .. } => {
+                format!("did not finish within {seconds} s (killed)")
+            }
+            TransportError::Command { reason, .. } => reason.clone(),
+            TransportError::Lost { reason, .. } => format!("connection lost: {reason}"),
+            other => other.to_string(),
+        };
         Self {
             argv: cmd.full_argv(),
-            ..Self::new(host, step, e.to_string())
+            ..Self::new(host, step, message)
         }
     }
 }

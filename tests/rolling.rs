@@ -241,24 +241,24 @@ fn quick_start() -> tempfile::TempDir {
     scratch
 }
 
+/// `fleetup -i examples/quickstart/inventory.yml ARGS` in the quick start's scratch directory.
+fn quick_start_run(scratch: &tempfile::TempDir, args: &[&str]) -> Output {
+    run(fleetup()
+        .current_dir(scratch.path())
+        .env("XDG_CACHE_HOME", scratch.path().join("cache"))
+        .args(["-i", "examples/quickstart/inventory.yml"])
+        .args(args))
+}
+
 /// Without a terminal: one plain line per event, host first, in the order things happen, and
 /// not one escape code — asserted line by line.
 #[test]
 fn plain_progress_is_one_line_per_event_in_order() {
     let scratch = quick_start();
-    let out = run(fleetup()
-        .current_dir(scratch.path())
-        .env("XDG_CACHE_HOME", scratch.path().join("cache"))
-        .args([
-            "-i",
-            "examples/quickstart/inventory.yml",
-            "upgrade",
-            "--serial",
-            "1",
-            "--forks",
-            "1",
-            "--no-progress",
-        ]));
+    let out = quick_start_run(
+        &scratch,
+        &["upgrade", "--serial", "1", "--forks", "1", "--no-progress"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(!log.contains('\x1b'), "no escape codes:\n{log}");
@@ -299,18 +299,10 @@ fn plain_progress_is_one_line_per_event_in_order() {
 #[test]
 fn json_is_a_document_even_when_nothing_was_attempted() {
     let scratch = quick_start();
-    let out = run(fleetup()
-        .current_dir(scratch.path())
-        .env("XDG_CACHE_HOME", scratch.path().join("cache"))
-        .args([
-            "-i",
-            "examples/quickstart/inventory.yml",
-            "upgrade",
-            "--version",
-            "9.9.9",
-            "--output",
-            "json",
-        ]));
+    let out = quick_start_run(
+        &scratch,
+        &["upgrade", "--version", "9.9.9", "--output", "json"],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     let doc = json(&out);
     assert_eq!(doc["summary"]["exit_code"], 2, "{doc:#}");

@@ -82,12 +82,22 @@ impl Transport for Conn {
         stdin: Bytes,
         sent: Arc<AtomicU64>,
     ) -> Result<CommandOutput, TransportError> {
+        // Closed never: the permit cannot fail.
+        let _upload = UPLOADS.acquire().await;
         match self {
             Conn::Ssh(t) => t.exec_counted(cmd, stdin, sent).await,
             Conn::Local(t) => t.exec_counted(cmd, stdin, sent).await,
         }
     }
 }
+
+/// Uploads in flight at once, across all hosts. Each holds up to the peer's channel window
+/// (2 MiB with OpenSSH) in buffers: without a cap the controller's memory would grow with the
+/// number of hosts, and beyond a few dozen streams more of them do not go faster (the CPU,
+/// or the link, is full). A host waiting for its turn shows `stage` with nothing sent yet.
+pub const MAX_CONCURRENT_UPLOADS: usize = 32;
+
+static UPLOADS: Semaphore = Semaphore::const_new(MAX_CONCURRENT_UPLOADS);
 
 /// What is known of a host once its variables are read.
 struct HostInput {

@@ -19,8 +19,8 @@ pub const MAX_FORKS: usize = 5000;
     about = "Agentless fleet upgrader: verify a signed release once, push it over SSH, swap it in atomically, roll back when unhealthy",
     long_about = None,
     after_help = "Exit codes: 0 every selected host is at the target (or was already); \
-                  1 at least one host failed or was rolled back; \
-                  2 nothing was attempted (bad arguments, bad inventory, release not found or not verified)."
+                  1 at least one host failed, was unreachable or rolled back, or was skipped because the run stopped; \
+                  2 nothing was attempted (bad arguments, bad inventory, release not found or not verified, confirmation refused)."
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -182,6 +182,13 @@ pub enum Event {
         detail: String,
         seconds: f64,
     },
+    /// A host failed before its batch (settings, connect, probe, decide): it is reported
+    /// (`HostDone`) when its batch comes, and counts as failed there.
+    StepFailed {
+        host: String,
+        step: String,
+        message: String,
+    },
     /// A host starts receiving the artifact: `sent` counts the bytes as they go (read it at
     /// your own rate; no event is sent per chunk).
     Upload {

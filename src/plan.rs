@@ -125,7 +125,7 @@ fn decide_action(
             ),
         };
     }
-    if artifact.sha256.eq_ignore_ascii_case(&probe.sha256) {
+    if !probe.sha256.is_empty() && artifact.sha256.eq_ignore_ascii_case(&probe.sha256) {
         return Action::None;
     }
     let current = probe.version.as_ref().map_or_else(
@@ -189,6 +189,7 @@ mod tests {
             group: "root".into(),
             size: 10,
             sha256: "a".repeat(64),
+            identity: "1:2:10:mtime:ctime".into(),
             version: Some(semver::Version::new(1, 2, 0)),
             version_output: "app 1.2.0\n".into(),
             net_bind_cap: Some(false),
@@ -225,6 +226,11 @@ mod tests {
 
         let plan = decide(&p, &s, "1.3.0", &artifact('a', 5), false);
         assert_eq!(plan.action, Action::None);
+        // A binary the probe did not hash (its size is no artifact's) is never "the same".
+        let mut unhashed = p.clone();
+        unhashed.sha256.clear();
+        let plan = decide(&unhashed, &s, "1.3.0", &artifact('a', 5), false);
+        assert_eq!(plan.action, Action::Upgrade);
 
         let plan = decide(&p, &s, "1.1.0", &artifact('b', 5), false);
         assert!(

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use crate::cli::{BatchArgs, Command, Settings};
+use crate::cli::{BatchArgs, Command, OutputFormat, Settings};
 use crate::commands;
 use crate::events::Job;
 use crate::inventory::{self, Inventory, InventoryError, LoadOptions};
@@ -61,9 +61,25 @@ pub fn run(settings: &Settings) -> Outcome {
         Err(RunError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Outcome::Success,
         Err(e) => {
             eprintln!("fleetup: {e}");
+            if settings.output == OutputFormat::Json && fleet_command(&settings.command) {
+                // A reader of `--output json` gets a document whatever happens.
+                let doc = serde_json::json!({
+                    "error": e.to_string(),
+                    "summary": {"exit_code": 2},
+                    "hosts": [],
+                });
+                let _ = write_json(&mut std::io::stdout().lock(), &doc);
+            }
             Outcome::NothingAttempted
         }
     }
+}
+
+fn fleet_command(c: &Command) -> bool {
+    matches!(
+        c,
+        Command::Upgrade(_) | Command::Check(_) | Command::Rollback(_)
+    )
 }
 
 fn dispatch(s: &Settings) -> Result<Outcome, RunError> {

@@ -10,7 +10,7 @@ use crate::support::lab::Lab;
 use crate::support::{describe, fleetup, repo_path, require_root, run};
 
 /// The quick start's demoapp at `version`, as the release channel ships it.
-fn demoapp(version: &str) -> String {
+pub(crate) fn demoapp(version: &str) -> String {
     std::fs::read_to_string(repo_path("examples/quickstart/demoapp.in"))
         .unwrap()
         .replace("@VERSION@", version)

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::fleet::{channel_vars, field, install, json};
 use crate::support::lab::Lab;
-use crate::support::{describe, fleetup, require_root, run};
+use crate::support::{describe, fleetup, repo_path, require_root, run};
 
 /// A second inventory that makes `host` unreachable (its port is closed).
 fn dead(dir: &Path, host: &str) -> PathBuf {
@@ -223,4 +223,92 @@ fn lab_jsonl_is_streamed_while_the_run_goes_and_ends_with_a_summary() {
     };
     assert_eq!(host(&f.names[0])["result"], "upgraded");
     assert_eq!(host(&f.names[2])["result"], "unreachable");
+}
+
+/// The quick start's local fleet in a scratch directory (as README's command runs it), every
+/// host at 1.0.0.
+fn quick_start() -> tempfile::TempDir {
+    let scratch = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(repo_path("examples"), scratch.path().join("examples")).unwrap();
+    for h in ["web1", "web2", "db1"] {
+        install(
+            &scratch
+                .path()
+                .join(format!("target/quickstart/{h}/opt/demoapp/demoapp")),
+            "1.0.0",
+        );
+    }
+    scratch
+}
+
+/// `fleetup -i examples/quickstart/inventory.yml ARGS` in the quick start's scratch directory.
+fn quick_start_run(scratch: &tempfile::TempDir, args: &[&str]) -> Output {
+    run(fleetup()
+        .current_dir(scratch.path())
+        .env("XDG_CACHE_HOME", scratch.path().join("cache"))
+        .args(["-i", "examples/quickstart/inventory.yml"])
+        .args(args))
+}
+
+/// Without a terminal: one plain line per event, host first, in the order things happen, and
+/// not one escape code — asserted line by line.
+#[test]
+fn plain_progress_is_one_line_per_event_in_order() {
+    let scratch = quick_start();
+    let out = quick_start_run(
+        &scratch,
+        &["upgrade", "--serial", "1", "--forks", "1", "--no-progress"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!log.contains('\x1b'), "no escape codes:\n{log}");
+    let mut expected: Vec<String> = vec![
+        r"upgrade 3 hosts in 3 batches \(1, 1, 1\)".into(),
+        r"release demoapp 1\.1\.0 \(stable, signed by [0-9A-F]{16}, index expires \S+\)".into(),
+    ];
+    for h in ["web1", "web2", "db1"] {
+        expected.push(format!(
+            r"{h} probe ok: 1\.0\.0 \S+/\S+ /\S+/target/quickstart/{h}/opt/demoapp/demoapp"
+        ));
+    }
+    expected.push(r"download demoapp 1\.1\.0 \S+/\S+: \S+ \(\d+ bytes\)".into());
+    expected.push(r"download demoapp 1\.1\.0 \S+/\S+: verified".into());
+    for (i, h) in ["web1", "web2", "db1"].iter().enumerate() {
+        let n = i + 1;
+        expected.extend([
+            format!(r"batch {n}/3: {h}"),
+            format!(r"{h} lock ok: /\S+/{h}/opt/demoapp"),
+            format!(r"{h} stage ok: \d+ bytes, sha256 verified on the host, reports 1\.1\.0"),
+            format!(r"{h} swap ok: backup demoapp\.fleetup-bak-1\.0\.0-\S+"),
+            format!(r"{h} upgraded 1\.0\.0 -> 1\.1\.0 in \d+\.\d s"),
+            format!(r"batch {n}/3 done: 0 failed so far"),
+        ]);
+    }
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), expected.len(), "line count:\n{log}");
+    for (line, re) in lines.iter().zip(&expected) {
+        let re = regex::Regex::new(&format!("^{re}$")).unwrap();
+        assert!(
+            re.is_match(line),
+            "{line:?} does not match {re}\nin:\n{log}"
+        );
+    }
+}
+
+/// `--output json` gives a document even when nothing could be attempted.
+#[test]
+fn json_is_a_document_even_when_nothing_was_attempted() {
+    let scratch = quick_start();
+    let out = quick_start_run(
+        &scratch,
+        &["upgrade", "--version", "9.9.9", "--output", "json"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let doc = json(&out);
+    assert_eq!(doc["summary"]["exit_code"], 2, "{doc:#}");
+    assert!(
+        doc["error"].as_str().unwrap().contains("9.9.9"),
+        "the error names the version: {doc:#}"
+    );
+    assert_eq!(doc["hosts"], serde_json::json!([]));
 }

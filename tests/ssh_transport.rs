@@ -196,7 +196,9 @@ fn exec_status_stdout_stderr_quoting_cap_timeout_concurrency() {
             .await
             .unwrap_err();
         let took = started.elapsed();
-        assert!(took < Duration::from_secs(4), "timeout took {took:?}");
+        // Killed at its 1 s timeout, not left to run its 31 s (the margin is for a loaded
+        // machine: this asserts the kill, not a speed).
+        assert!(took < Duration::from_secs(15), "timeout took {took:?}");
         assert!(matches!(err, TransportError::Timeout { .. }), "{err}");
         let msg = err.to_string();
         assert!(

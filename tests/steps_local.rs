@@ -12,7 +12,7 @@ use fleetup::plan::{Action, decide};
 use fleetup::release::Artifact;
 use fleetup::steps::lock::LockOwner;
 use fleetup::steps::version::go_arch;
-use fleetup::steps::{HostSettings, Outcome, Step, probe, rollback, upgrade};
+use fleetup::steps::{HostSettings, Outcome, Step, probe, probe_for, rollback, upgrade};
 use fleetup::transport::local::LocalTransport;
 use fleetup::transport::{CommandOutput, RemoteCommand, Transport, TransportError};
 use sha2::{Digest, Sha256};
@@ -692,4 +692,40 @@ async fn health_url_failure_is_reported_with_curl_stderr() {
     assert!(cause.argv.iter().any(|w| w == "http://127.0.0.1:1/health"));
     assert_eq!(after.as_ref().map(|e| e.step), Some(Step::Health));
     assert_eq!(std::fs::read(d.path("app")).unwrap(), script("1.0.0"));
+}
+
+/// The probe hashes the binary only when its size could be an artifact's; the swap refuses a
+/// binary whose identity (inode, size, times) changed since the probe, even with the same
+/// bytes, and leaves no staged file behind.
+#[tokio::test]
+async fn a_binary_changed_after_the_probe_is_not_swapped() {
+    let d = Dir::new("changed-after-probe");
+    let t = LocalTransport::new(HOST);
+    let old = script("1.0.0");
+    write_exec(&d.path("app"), &old, 0o755);
+    let settings = HostSettings::for_binary(&d.s("app"));
+
+    let other_size = old.len() as u64 + 1;
+    let p = probe_for(&t, &settings, Some(&[other_size])).await.unwrap();
+    assert_eq!(p.sha256, "", "a size no artifact has: not hashed");
+    let p = probe_for(&t, &settings, Some(&[old.len() as u64]))
+        .await
+        .unwrap();
+    assert_eq!(p.sha256, sha(&old), "the size of an artifact: hashed");
+    assert!(p.identity.contains(':'), "{}", p.identity);
+
+    let new = script("1.1.0");
+    let (a, bytes) = artifact(&new);
+    let plan = decide(&p, &settings, "1.1.0", &a, false);
+    assert_eq!(plan.action, Action::Upgrade, "{}", plan.reason());
+    // Someone rewrites the binary between the probe and the swap (same bytes, new inode).
+    std::fs::remove_file(d.path("app")).unwrap();
+    write_exec(&d.path("app"), &old, 0o755);
+    let e = upgrade(&t, &settings, &plan, bytes, "run-c")
+        .await
+        .unwrap_err();
+    assert_eq!(e.step, Step::Swap, "{e}");
+    assert!(e.stderr.contains("changed since the probe"), "{e}");
+    assert_eq!(std::fs::read(d.path("app")).unwrap(), old);
+    assert_eq!(d.names(), ["app"], "staged file, backup or lock left");
 }

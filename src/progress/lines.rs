@@ -62,6 +62,14 @@ pub fn event_line(event: &Event) -> Option<String> {
         Event::StepDone {
             host, step, detail, ..
         } => format!("{host} {step} ok: {detail}"),
+        Event::StepFailed {
+            host,
+            step,
+            message,
+        } => format!(
+            "{host} {step} failed: {}",
+            message.lines().next().unwrap_or("")
+        ),
         Event::HostDone(rep) => format!("{} {}", rep.host, host_line(rep)),
         Event::BatchDone { index, of, failed } => {
             format!("batch {index}/{of} done: {failed} failed so far")

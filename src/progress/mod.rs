@@ -5,14 +5,16 @@ use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{BinaryBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::Verbosity;
 use crate::events::{Event, Observer};
 use crate::release::fetch::DownloadObserver;
 
+pub mod bars;
 pub mod lines;
 
+pub use bars::{Bars, Live};
 pub use lines::Lines;
 
 /// How progress is shown; decided once from the settings and the terminal.
@@ -41,6 +43,8 @@ impl Mode {
 pub struct Display {
     mode: Mode,
     lines: Lines<std::io::Stderr>,
+    /// The live view (`Mode::Bars` only).
+    bars: Option<Bars>,
 }
 
 impl Display {
@@ -48,25 +52,33 @@ impl Display {
         Self {
             mode,
             lines: Lines::new(std::io::stderr()),
+            bars: (mode == Mode::Bars).then(Bars::new),
         }
     }
 
     /// The progress of one artifact's download, drawn with the rest.
     pub fn download(&self, what: String) -> DownloadProgress {
-        DownloadProgress::new(self.mode, what)
+        match &self.bars {
+            Some(bars) => DownloadProgress::with_live(bars.live(), what),
+            None => DownloadProgress::new(self.mode, what),
+        }
     }
 
     /// Runs `f` (a question to the operator) with the bars hidden.
     pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
-        f()
+        match &self.bars {
+            Some(bars) => bars.suspend(f),
+            None => f(),
+        }
     }
 }
 
 impl Observer for Display {
     fn event(&self, event: &Event) {
-        match self.mode {
-            Mode::Bars | Mode::Lines => self.lines.event(event),
-            Mode::Silent => {}
+        match (self.mode, &self.bars) {
+            (Mode::Bars, Some(bars)) => bars.event(event),
+            (Mode::Bars | Mode::Lines, _) => self.lines.event(event),
+            (Mode::Silent, _) => {}
         }
     }
 }
@@ -78,6 +90,8 @@ pub struct DownloadProgress {
     mode: Mode,
     /// What is downloaded, e.g. `demoapp 2.0.0 linux/amd64`.
     what: String,
+    /// The live view the bar joins (`None`: a bar of its own).
+    live: Option<Live>,
     bar: Mutex<Option<ProgressBar>>,
 }
 
@@ -86,7 +100,33 @@ impl DownloadProgress {
         Self {
             mode,
             what: what.into(),
+            live: None,
             bar: Mutex::new(None),
+        }
+    }
+
+    /// A bar drawn above the others of a run's live view.
+    pub fn with_live(live: Live, what: impl Into<String>) -> Self {
+        Self {
+            mode: Mode::Bars,
+            what: what.into(),
+            live: Some(live),
+            bar: Mutex::new(None),
+        }
+    }
+
+    /// Takes the bar away for good (finished, replaced, or the download failed).
+    fn forget(&self, bar: &ProgressBar) {
+        bar.finish_and_clear();
+        if let Some(live) = &self.live {
+            live.multi().remove(bar);
+        }
+    }
+
+    /// A permanent line above the live view.
+    fn println(&self, text: &str) {
+        if let Some(live) = &self.live {
+            live.println(text);
         }
     }
 
@@ -102,17 +142,24 @@ impl DownloadObserver for DownloadProgress {
     fn started(&self, url: &str, total: u64) {
         match self.mode {
             Mode::Bars => {
-                let bar = ProgressBar::with_draw_target(
-                    Some(total),
-                    ProgressDrawTarget::stderr_with_hz(10),
-                );
+                let target = match self.live {
+                    Some(_) => ProgressDrawTarget::hidden(),
+                    None => ProgressDrawTarget::stderr_with_hz(bars::REDRAW_HZ),
+                };
+                let bar = ProgressBar::with_draw_target(Some(total), target);
                 bar.set_style(
                     ProgressStyle::with_template(
                         "downloading {msg}  {wide_bar}  {binary_bytes}/{binary_total_bytes}  {binary_bytes_per_sec}",
                     )
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("━╸─"),
                 );
                 bar.set_message(self.what.clone());
+                // Above the overall bar and the hosts.
+                let bar = match &self.live {
+                    Some(live) => live.multi().insert(0, bar),
+                    None => bar,
+                };
                 bar.enable_steady_tick(Duration::from_millis(200));
                 if let Some(old) = self
                     .bar
@@ -120,7 +167,7 @@ impl DownloadObserver for DownloadProgress {
                     .unwrap_or_else(|e| e.into_inner())
                     .replace(bar)
                 {
-                    old.finish_and_clear();
+                    self.forget(&old);
                 }
             }
             Mode::Lines => self.line(&format!("download {}: {url} ({total} bytes)", self.what)),
@@ -135,7 +182,13 @@ impl DownloadObserver for DownloadProgress {
     }
 
     fn finished(&self) {
-        if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        let bar = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let (Some(bar), Some(_)) = (&bar, &self.live) {
+            // The live view goes on: the download becomes a line above it.
+            self.forget(bar);
+            let size = BinaryBytes(bar.length().unwrap_or_default());
+            self.println(&format!("downloaded {}  {size}  verified", self.what));
+        } else if let Some(bar) = bar {
             bar.set_style(
                 ProgressStyle::with_template("downloaded {msg}  {binary_total_bytes}  verified")
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -146,9 +199,17 @@ impl DownloadObserver for DownloadProgress {
     }
 
     fn cached(&self, _url: &str) {
-        self.line(&format!(
-            "download {}: already in the cache, verified",
-            self.what
-        ));
+        let text = format!("download {}: already in the cache, verified", self.what);
+        self.line(&text);
+        self.println(&text);
+    }
+}
+
+impl Drop for DownloadProgress {
+    fn drop(&mut self) {
+        // A download that failed half-way leaves no bar behind (the error follows).
+        if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            self.forget(&bar);
+        }
     }
 }

@@ -1,16 +1,18 @@
-//! What the operator (or CI) reads: at the end of `check`, `upgrade` and `rollback` a table
-//! (host, from → to, result, time), a count per result and the full detail of every host that
-//! did not succeed; or one JSON document; or JSON lines streamed as events happen
-//! ([`JsonlStream`]); or JUnit XML.
+//! What the operator (or CI) reads at the end of `check`, `upgrade` and `rollback`, on stdout:
+//! a table with the failures first, a count per result and the full detail of every host that
+//! did not succeed ([`text`]); or one JSON document, or JSON lines streamed as events happen
+//! ([`json`]); or JUnit XML ([`junit`]). docs/output.md describes each format for its readers.
+
+mod json;
+mod junit;
+mod text;
 
 use std::io::Write;
-use std::sync::Mutex;
 
-use serde_json::{Value, json};
+pub use json::{JsonlStream, event_json, host_json};
 
 use crate::cli::OutputFormat;
-use crate::events::{Event, HostReport, Job, Observer, Summary};
-use crate::run::write_json;
+use crate::events::{HostError, HostReport, Job, Summary};
 
 /// How the final report is written.
 #[derive(Debug, Clone, Copy)]
@@ -20,206 +22,189 @@ pub struct RenderOptions {
     pub color: bool,
 }
 
-/// One host as a JSON object (the `json` document's `hosts`, and `jsonl`'s `host` events).
-pub fn host_json(job: Job, r: &HostReport) -> Value {
-    match job {
-        Job::Check => json!({
-            "host": r.host, "current": r.from, "target": r.to, "action": r.result,
-            "reason": r.detail, "channel": r.channel,
-        }),
-        _ => json!({
-            "host": r.host, "result": r.result, "from": r.from, "to": r.to,
-            "error": if r.ok(job) { None } else { r.detail.clone() },
-            "failure": r.failure, "seconds": r.seconds, "steps": r.steps,
-            "bytes_sent": r.bytes_sent, "channel": r.channel, "batch": r.batch,
-        }),
-    }
-}
-
-/// Writes the report of a finished run to `out` (stdout). For `jsonl` only the events were
-/// the report, so nothing is written here.
+/// Writes the report of a finished run to `out` (stdout). For `jsonl` the events were the
+/// report, so nothing is written here.
+///
+/// A reader that left (`fleetup upgrade | head`) is not an error: the hosts were worked on
+/// all the same, and the exit code must still say how that went (a rollback never exits 0).
 pub fn write_final(
     out: &mut impl Write,
     opts: RenderOptions,
     reports: &[HostReport],
     summary: &Summary,
 ) -> std::io::Result<()> {
-    let job = summary.job;
-    match opts.output {
-        OutputFormat::Json => {
-            let hosts: Vec<Value> = reports.iter().map(|r| host_json(job, r)).collect();
-            return write_json(&mut *out, &json!({"summary": summary, "hosts": hosts}));
-        }
-        OutputFormat::Jsonl => return Ok(()),
-        OutputFormat::Junit | OutputFormat::Text => {}
+    let written = match opts.output {
+        OutputFormat::Text => text::write(out, opts.color, reports, summary),
+        OutputFormat::Json => json::write_document(out, reports, summary),
+        OutputFormat::Jsonl => Ok(()),
+        OutputFormat::Junit => junit::write(out, reports, summary),
+    };
+    match written.and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
     }
-    for rel in &summary.releases {
-        writeln!(
-            out,
-            "release  {} {} ({}, signed by {}, index expires {})",
-            rel.product, rel.version, rel.channel, rel.key_id, rel.expires
-        )?;
-    }
-    let w = reports
+}
+
+/// The results of `job`, in the order the text report sorts them and counts them: what went
+/// wrong first, success last. Results that share a rank keep the run's order between them.
+fn result_rank(job: Job, result: &str) -> u8 {
+    let known: &[(&str, u8)] = match job {
+        Job::Upgrade => &[
+            ("failed", 0),
+            ("unreachable", 1),
+            ("rolled_back", 2),
+            ("skipped", 3),
+            ("upgraded", SUCCESS_RANK),
+            ("unchanged", SUCCESS_RANK),
+        ],
+        Job::Rollback => &[
+            ("failed", 0),
+            ("unreachable", 1),
+            ("skipped", 3),
+            ("rolled_back", SUCCESS_RANK),
+        ],
+        Job::Check => &[
+            ("failed", 0),
+            ("unreachable", 1),
+            ("blocked", 2),
+            ("refuse", 3),
+            ("upgrade", SUCCESS_RANK),
+            ("none", SUCCESS_RANK + 1),
+        ],
+    };
+    known
         .iter()
-        .map(|r| r.host.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    let col = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".to_owned());
-    match job {
-        Job::Check => writeln!(
-            out,
-            "{:<w$}  {:<10}  {:<10}  {:<11}  WHY",
-            "HOST", "CURRENT", "TARGET", "ACTION"
-        )?,
-        _ => writeln!(
-            out,
-            "{:<w$}  {:<10}  {:<10}  {:<11}  {:>7}  DETAIL",
-            "HOST", "FROM", "TO", "RESULT", "TIME"
-        )?,
+        .find(|(name, _)| *name == result)
+        // A result this code does not know yet: among the failures, after the known ones.
+        .map_or(UNKNOWN_RANK, |(_, rank)| *rank)
+}
+
+/// Ranks from here on are successes.
+const SUCCESS_RANK: u8 = 10;
+/// The rank of a result this code does not know.
+const UNKNOWN_RANK: u8 = 5;
+
+/// Text that is safe to show on a terminal or in XML: CRLF becomes LF, and every other control
+/// character (C0 but tab and newline, DEL, C1) and the non-characters U+FFFE/U+FFFF become a
+/// visible `\u{..}`, so remote stderr can neither move the cursor, recolor the terminal, nor
+/// make an XML document ill-formed.
+pub(crate) fn visible(s: &str) -> String {
+    let s = s.replace("\r\n", "\n");
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let bad = match c {
+            '\t' | '\n' => false,
+            c if c.is_control() => true,
+            '\u{FFFE}' | '\u{FFFF}' => true,
+            _ => false,
+        };
+        if bad {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
     }
-    for r in reports {
-        let first = r
+    out
+}
+
+/// `message` without a leading `step: ` (some messages name their step already).
+fn strip_step<'a>(message: &'a str, step: &str) -> &'a str {
+    message
+        .strip_prefix(step)
+        .and_then(|m| m.strip_prefix(": "))
+        .unwrap_or(message)
+}
+
+/// One line about a host: for a failure `step: message`, else the first line of its detail.
+fn one_line(r: &HostReport) -> String {
+    let line = match &r.failure {
+        Some(f) => {
+            let message = strip_step(&f.message, &f.step);
+            format!("{}: {}", f.step, message.lines().next().unwrap_or(""))
+        }
+        None => r
             .detail
             .as_deref()
             .and_then(|d| d.lines().next())
-            .unwrap_or("");
-        match job {
-            Job::Check => writeln!(
-                out,
-                "{:<w$}  {:<10}  {:<10}  {:<11}  {first}",
-                r.host,
-                col(&r.from),
-                col(&r.to),
-                r.result
-            )?,
-            _ => writeln!(
-                out,
-                "{:<w$}  {:<10}  {:<10}  {:<11}  {:>5.1} s  {first}",
-                r.host,
-                col(&r.from),
-                col(&r.to),
-                r.result,
-                r.seconds
-            )?,
-        }
-    }
-    let summary_line: Vec<String> = summary
-        .counts
-        .iter()
-        .map(|(k, v)| format!("{v} {k}"))
-        .collect();
-    let tail = if job == Job::Check {
-        " — nothing was changed"
-    } else {
-        ""
+            .unwrap_or("")
+            .to_owned(),
     };
-    writeln!(
-        out,
-        "{} hosts: {}{tail}",
-        reports.len(),
-        summary_line.join(", ")
-    )?;
-    if let Some(why) = &summary.stopped {
-        writeln!(out, "stopped: {why}")?;
+    visible(&line)
+}
+
+/// The way [`crate::steps::StepError`] shows itself, rebuilt from its parts: the detail of a
+/// host that failed in a step starts with it.
+fn step_error_text(host: &str, f: &HostError) -> String {
+    let mut s = format!("{host}: {}: {}", f.step, f.message);
+    if let Some(cmd) = &f.command {
+        match f.status {
+            Some(code) => s.push_str(&format!("\n  command (exit {code}): {cmd}")),
+            None => s.push_str(&format!("\n  command: {cmd}")),
+        }
     }
-    if let Some(file) = &summary.retry_file {
-        writeln!(out, "retry the failures with: --limit @{file}")?;
+    let stderr = f.stderr.trim_end();
+    if !stderr.is_empty() {
+        s.push_str(&format!(
+            "\n  stderr:\n    {}",
+            stderr.replace('\n', "\n    ")
+        ));
     }
-    // Full detail (step, command, whole stderr) for every host that did not succeed.
-    for r in reports.iter().filter(|r| !r.ok(job)) {
+    s
+}
+
+/// Everything known of a host that did not succeed, after its [`one_line`]: the rest of the
+/// message, the remote command, its **whole** stderr, and what the detail adds (the rollback
+/// that followed). Lines are not indented; the text report and JUnit indent them.
+fn failure_body(r: &HostReport) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let Some(f) = &r.failure else {
+        // No parts: the detail is all there is; its first line is the one-liner.
         if let Some(d) = &r.detail {
-            writeln!(out, "\n{} {}:\n{}", r.host, r.result, indent(d))?;
+            lines.extend(visible(d).lines().skip(1).map(str::to_owned));
         }
+        return lines;
+    };
+    let message = visible(strip_step(&f.message, &f.step));
+    lines.extend(message.lines().skip(1).map(str::to_owned));
+    if let Some(cmd) = &f.command {
+        lines.push(match f.status {
+            Some(code) => format!("command (exit {code}):"),
+            None => "command (killed, timed out or no exit status):".to_owned(),
+        });
+        lines.extend(visible(cmd).lines().map(|l| format!("  {l}")));
     }
-    Ok(())
-}
-
-fn indent(text: &str) -> String {
-    text.lines()
-        .map(|l| format!("  {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// `--output jsonl`: every event as one JSON object on its own line of stdout, written and
-/// flushed as it happens, so a pipe reader sees the run live; the last line is the summary.
-pub struct JsonlStream {
-    job: Job,
-    out: Mutex<Box<dyn Write + Send>>,
-}
-
-impl std::fmt::Debug for JsonlStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JsonlStream")
-            .field("job", &self.job)
-            .finish_non_exhaustive()
+    let stderr = visible(f.stderr.trim_end());
+    if !stderr.is_empty() {
+        lines.push(format!(
+            "stderr ({} lines, in full):",
+            stderr.lines().count()
+        ));
+        lines.extend(stderr.lines().map(|l| format!("  {l}")));
+    } else if f.command.is_some() {
+        lines.push("stderr: (empty)".to_owned());
     }
-}
-
-impl JsonlStream {
-    pub fn new(job: Job, out: Box<dyn Write + Send>) -> Self {
-        Self {
-            job,
-            out: Mutex::new(out),
-        }
-    }
-}
-
-/// An event as its JSON line (`None`: not written, e.g. upload counters).
-pub fn event_json(job: Job, event: &Event) -> Option<Value> {
-    Some(match event {
-        Event::Started {
-            job,
-            hosts,
-            batches,
-        } => {
-            json!({"event": "started", "job": job, "hosts": hosts, "batches": batches})
-        }
-        Event::Release(r) => json!({"event": "release", "release": r}),
-        Event::BatchStarted { index, of, hosts } => {
-            json!({"event": "batch_started", "batch": index, "of": of, "hosts": hosts})
-        }
-        Event::StepStarted { .. } | Event::Upload { .. } => return None,
-        Event::StepDone {
-            host,
-            step,
-            detail,
-            seconds,
-        } => {
-            json!({"event": "step", "host": host, "step": step, "detail": detail, "seconds": seconds})
-        }
-        Event::HostDone(r) => {
-            let mut v = host_json(job, r);
-            if let Some(o) = v.as_object_mut() {
-                o.insert("event".into(), "host".into());
+    // What the detail says beyond the failure itself.
+    if let Some(d) = &r.detail {
+        let rest = d
+            .strip_prefix(&step_error_text(&r.host, f))
+            .or_else(|| d.strip_prefix(&f.message))
+            .map(|rest| rest.trim_start_matches('\n'));
+        match rest {
+            Some(rest) => lines.extend(visible(rest).lines().map(str::to_owned)),
+            None => {
+                lines.push("detail:".to_owned());
+                lines.extend(visible(d).lines().map(|l| format!("  {l}")));
             }
-            v
         }
-        Event::BatchDone { index, of, failed } => {
-            json!({"event": "batch_done", "batch": index, "of": of, "failed_so_far": failed})
-        }
-        Event::Stopped { reason, skipped } => {
-            json!({"event": "stopped", "reason": reason, "skipped": skipped})
-        }
-        Event::Finished(s) => {
-            let mut v = json!(s);
-            if let Some(o) = v.as_object_mut() {
-                o.insert("event".into(), "summary".into());
-            }
-            v
-        }
-    })
+    }
+    lines
 }
 
-impl Observer for JsonlStream {
-    fn event(&self, event: &Event) {
-        let Some(v) = event_json(self.job, event) else {
-            return;
-        };
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        // A reader that left (broken pipe) must not stop the work on the hosts.
-        let _ = writeln!(out, "{v}").and_then(|()| out.flush());
-    }
+/// Whether a host gets a block of detail after the table: every one that did not succeed,
+/// except hosts skipped by a stop (the `stopped:` line says it once for all of them).
+fn needs_detail(job: Job, r: &HostReport) -> bool {
+    !r.ok(job) && r.result != "skipped"
 }
+
+#[cfg(test)]
+mod tests;

@@ -14,8 +14,10 @@ pub const VERSION_TIMEOUT_SECS: u64 = 10;
 /// `$1` = the configured binary path, `$2` = seconds for the version command, `$3…` = the
 /// version command's argv (`{binary}` already substituted). Output: `key=value` lines and
 /// prefixed sections (`df| `, `getcap| `, `version| `), parsed by [`parse_probe`].
-pub const PROBE_SCRIPT: &str = r#"set -u
-b=$1; vt=$2; shift 2
+pub const PROBE_SCRIPT: &str = concat!(
+    "set -u\n",
+    sha_fn!(),
+    r#"b=$1; vt=$2; hs=$3; shift 3
 echo 'fleetup-probe 1'
 echo "os=$(uname -s)"
 echo "arch=$(uname -m)"
@@ -25,7 +27,15 @@ echo "real=$real"
 if [ -d "$real" ]; then echo 'error=directory'; exit 0; fi
 if [ ! -f "$real" ]; then echo 'error=notfile'; exit 0; fi
 echo "stat=$(stat -c '%a %u %g %s %U %G' -- "$real")"
-if sum=$(sha256sum < "$real" 2>&1); then echo "sha256=${sum%% *}"; else echo "error=unreadable"; echo "detail=$sum"; exit 0; fi
+echo "identity=$(stat -c '%d:%i:%s:%y:%z' -- "$real")"
+sz=$(stat -c %s -- "$real")
+case " $hs " in
+*" all "*|*" $sz "*)
+  if sum=$(sha < "$real" 2>&1); then echo "sha256=${sum%% *}"; else echo "error=unreadable"; echo "detail=$sum"; exit 0; fi ;;
+*)
+  [ -r "$real" ] || { echo "error=unreadable"; echo "detail=permission denied"; exit 0; }
+  echo 'sha256=-' ;;
+esac
 dir=${real%/*}; [ -n "$dir" ] || dir=/
 base=${real##*/}
 if [ -w "$dir" ]; then echo 'writable=1'; else echo 'writable=0'; fi
@@ -39,7 +49,8 @@ if command -v timeout >/dev/null 2>&1; then set -- timeout -k 2 "$vt" "$@"; fi
 "$@" </dev/null 2>&1 | head -c 16384 | sed 's/^/version| /'
 echo
 echo 'end=1'
-"#;
+"#
+);
 
 /// What a host runs, read-only.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +73,12 @@ pub struct Probe {
     pub owner: String,
     pub group: String,
     pub size: u64,
+    /// Its sha256; empty when it was not hashed because its size is none of the artifacts'
+    /// (so it cannot be one of them).
     pub sha256: String,
+    /// `device:inode:size:mtime:ctime` (nanoseconds): the swap refuses a file whose identity
+    /// changed since the probe (cheaper than hashing it again, and ctime cannot be forged).
+    pub identity: String,
     /// The first semver the version command printed; `None` when it printed none (or the
     /// binary does not run).
     pub version: Option<semver::Version>,
@@ -80,8 +96,21 @@ pub struct Probe {
 }
 
 /// The probe command for a host (one round trip).
-pub fn probe_command(settings: &HostSettings) -> RemoteCommand {
-    let mut args = vec![settings.binary.clone(), VERSION_TIMEOUT_SECS.to_string()];
+/// `hash_sizes`: hash the binary only when its size is one of these (the sizes of the
+/// artifacts it could be; `None`: always).
+pub fn probe_command(settings: &HostSettings, hash_sizes: Option<&[u64]>) -> RemoteCommand {
+    let sizes = hash_sizes.map_or_else(
+        || "all".to_owned(),
+        |s| {
+            let words: Vec<String> = s.iter().map(ToString::to_string).collect();
+            words.join(" ")
+        },
+    );
+    let mut args = vec![
+        settings.binary.clone(),
+        VERSION_TIMEOUT_SECS.to_string(),
+        sizes,
+    ];
     args.extend(settings.version_argv(&settings.binary));
     script_command(
         PROBE_SCRIPT,
@@ -92,9 +121,20 @@ pub fn probe_command(settings: &HostSettings) -> RemoteCommand {
     )
 }
 
-/// Probes the host (one round trip).
+/// Probes the host (one round trip), hashing the binary.
 pub async fn probe<T: Transport>(t: &T, settings: &HostSettings) -> Result<Probe, StepError> {
-    let cmd = probe_command(settings);
+    probe_for(t, settings, None).await
+}
+
+/// Probes the host (one round trip), hashing the binary only when its size is one of
+/// `hash_sizes` (`None`: always). Hashing tens of MiB on every host costs more than anything
+/// else in a probe, and a file of another size cannot be one of the artifacts anyway.
+pub async fn probe_for<T: Transport>(
+    t: &T,
+    settings: &HostSettings,
+    hash_sizes: Option<&[u64]>,
+) -> Result<Probe, StepError> {
+    let cmd = probe_command(settings, hash_sizes);
     let out = run(t, Step::Probe, &cmd, None).await?;
     let stdout = out.stdout_text();
     if !stdout.starts_with("fleetup-probe 1\n") {
@@ -147,6 +187,7 @@ pub fn parse_probe(host: &str, binary: &str, text: &str) -> Result<Probe, String
         group: String::new(),
         size: 0,
         sha256: String::new(),
+        identity: String::new(),
         version: None,
         version_output: String::new(),
         net_bind_cap: None,
@@ -172,7 +213,9 @@ pub fn parse_probe(host: &str, binary: &str, text: &str) -> Result<Probe, String
                 "user" => p.user = v.to_owned(),
                 "real" => p.real_path = v.to_owned(),
                 "stat" => stat = Some(v.to_owned()),
+                "sha256" if v.trim() == "-" => p.sha256.clear(),
                 "sha256" => p.sha256 = v.trim().to_ascii_lowercase(),
+                "identity" => p.identity = v.trim().to_owned(),
                 "writable" => p.dir_writable = v == "1",
                 "backup" => p.backups.push(v.to_owned()),
                 "locked" => p.locked = true,
@@ -206,8 +249,18 @@ pub fn parse_probe(host: &str, binary: &str, text: &str) -> Result<Probe, String
     }
     let stat = stat.ok_or("the probe printed no stat line")?;
     parse_stat(&stat, &mut p)?;
-    if p.sha256.len() != 64 || !p.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!("sha256sum printed {:?}", p.sha256));
+    let hashed = p.sha256.len() == 64 && p.sha256.bytes().all(|b| b.is_ascii_hexdigit());
+    if !(hashed || p.sha256.is_empty()) {
+        return Err(format!(
+            "the sha256 of the binary came out as {:?}",
+            p.sha256
+        ));
+    }
+    if p.identity.matches(':').count() < 4 {
+        return Err(format!(
+            "the identity of the binary came out as {:?}",
+            p.identity
+        ));
     }
     p.dir = split_path(&p.real_path).0.to_owned();
     p.free_bytes = parse_df(&df);
@@ -268,6 +321,7 @@ arch=x86_64
 user=root
 real=/opt/app/bin/app-1.2.0
 stat=750 65534 65534 1234 nobody nogroup
+identity=2049:1234567:1234:2024-01-01 00:00:00.000000000 +0000:2024-01-01 00:00:00.000000000 +0000
 sha256=E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855
 writable=1
 df| Filesystem     1024-blocks     Used Available Capacity Mounted on
@@ -374,7 +428,7 @@ end=1
     #[test]
     fn probe_command_is_a_constant_script_with_parameters() {
         let s = HostSettings::for_binary("/opt/my app/$(x)");
-        let c = probe_command(&s);
+        let c = probe_command(&s, None);
         assert_eq!(c.argv[..3], ["sh", "-c", PROBE_SCRIPT]);
         assert_eq!(
             c.argv[3..],
@@ -382,6 +436,7 @@ end=1
                 "fleetup-probe",
                 "/opt/my app/$(x)",
                 "10",
+                "all",
                 "/opt/my app/$(x)",
                 "--version"
             ]

@@ -17,13 +17,15 @@ use crate::transport::{RemoteCommand, Transport};
 
 /// `$1` real path, `$2` temp link path, `$3…` backups, newest first. Restores the first whose
 /// sha256 differs from the real path's and prints `restored=PATH`; exits 2 when none differs.
-pub const ROLLBACK_SCRIPT: &str = r#"set -u
-real=$1 tmp=$2; shift 2
-cur=$(sha256sum < "$real") || { echo "fleetup-rollback: cannot read $real" >&2; exit 1; }
+pub const ROLLBACK_SCRIPT: &str = concat!(
+    "set -u\n",
+    sha_fn!(),
+    r#"real=$1 tmp=$2; shift 2
+cur=$(sha < "$real") || { echo "fleetup-rollback: cannot read $real" >&2; exit 1; }
 cur=${cur%% *}
 for b in "$@"; do
   [ -f "$b" ] || continue
-  s=$(sha256sum < "$b") || continue
+  s=$(sha < "$b") || continue
   [ "${s%% *}" = "$cur" ] && continue
   ln -- "$b" "$tmp" || { echo "fleetup-rollback: cannot link $b to $tmp" >&2; exit 1; }
   mv -T -- "$tmp" "$real" || { rm -f -- "$tmp"; echo "fleetup-rollback: cannot rename $tmp over $real" >&2; exit 1; }
@@ -34,7 +36,8 @@ for b in "$@"; do
 done
 echo "fleetup-rollback: no backup of $real differs from it ($# backup(s) looked at)" >&2
 exit 2
-"#;
+"#
+);
 
 /// What a rollback put back.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,8 +23,10 @@ pub const VERSION_TIMEOUT_SECS: u64 = 10;
 /// (`1`/`0`), `$8` seconds for the version command, `$9…` the version argv (run on the temp
 /// file). Prints `staged` then the version output; on failure removes the file, says why on
 /// stderr, exits 1.
-pub const STAGE_SCRIPT: &str = r#"set -u
-tmp=$1 size=$2 sha=$3 uid=$4 gid=$5 mode=$6 cap=$7 vt=$8; shift 8
+pub const STAGE_SCRIPT: &str = concat!(
+    "set -u\n",
+    sha_fn!(),
+    r#"tmp=$1 size=$2 sha=$3 uid=$4 gid=$5 mode=$6 cap=$7 vt=$8; shift 8
 umask 077
 if ! (set -C; : > "$tmp") 2>/dev/null; then echo "fleetup-stage: cannot create $tmp" >&2; exit 1; fi
 trap 'rm -f -- "$tmp"; exit 1' HUP INT TERM
@@ -34,7 +36,7 @@ head -c "$size" > "$tmp" || fail "writing $tmp failed"
 got=$(stat -c %s -- "$tmp") || fail "cannot stat $tmp"
 [ "$got" = "$size" ] || fail "received $got bytes, expected $size"
 sync -- "$tmp" || fail "fsync of $tmp failed"
-sum=$(sha256sum < "$tmp") || fail "cannot hash $tmp"
+sum=$(sha < "$tmp") || fail "cannot hash $tmp"
 [ "${sum%% *}" = "$sha" ] || fail "sha256 mismatch on the host: got ${sum%% *}, expected $sha"
 chown -- "$uid:$gid" "$tmp" || fail "chown $uid:$gid failed"
 chmod -- "$mode" "$tmp" || fail "chmod $mode failed"
@@ -43,7 +45,8 @@ echo staged
 if command -v timeout >/dev/null 2>&1; then set -- timeout -k 2 "$vt" "$@"; fi
 "$@" </dev/null 2>&1 | head -c 16384
 exit 0
-"#;
+"#
+);
 
 /// A staged file, ready to be swapped in.
 #[derive(Debug, Clone, PartialEq, Eq)]

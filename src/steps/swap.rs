@@ -5,21 +5,24 @@
 //! written into: a running process keeps its old inode), then the directory is fsynced. Old
 //! backups beyond `fleetup_backups` are deleted only after the new link exists.
 //!
-//! Before anything, the current file's sha256 is compared with the probe's: a binary changed
-//! by someone else since the probe is not replaced by a plan made for another file.
+//! Before anything, the current file's identity (device, inode, size, mtime and ctime, to
+//! the nanosecond) is compared with the probe's: a binary changed by someone else since the
+//! probe is not replaced by a plan made for another file. (ctime cannot be set by a program,
+//! and comparing it costs a `stat` where hashing the file again cost a full read.)
 
 use super::settings::HostSettings;
 use super::{Step, StepError, join, run_ok, script_command, split_path};
 use crate::plan::Plan;
 use crate::transport::{RemoteCommand, Transport};
 
-/// `$1` real path, `$2` staged file, `$3` backup path, `$4` the probed sha256 of the real
-/// path, `$5…` old backups to delete once the new one exists.
-pub const SWAP_SCRIPT: &str = r#"set -u
-real=$1 tmp=$2 bak=$3 cur=$4; shift 4
+/// `$1` real path, `$2` staged file, `$3` backup path, `$4` the probed identity of the real
+/// path (`dev:ino:size:mtime:ctime`), `$5…` old backups to delete once the new one exists.
+pub const SWAP_SCRIPT: &str = concat!(
+    "set -u\n",
+    r#"real=$1 tmp=$2 bak=$3 cur=$4; shift 4
 fail() { rm -f -- "$tmp"; echo "fleetup-swap: $1" >&2; exit 1; }
-sum=$(sha256sum < "$real") || fail "cannot read $real"
-[ "${sum%% *}" = "$cur" ] || fail "$real changed since the probe (sha256 ${sum%% *}, probed $cur); nothing was swapped"
+now=$(stat -c '%d:%i:%s:%y:%z' -- "$real") || fail "cannot stat $real"
+[ "$now" = "$cur" ] || fail "$real changed since the probe (now $now, probed $cur); nothing was swapped"
 ln -- "$real" "$bak" || fail "cannot back up $real as $bak (hard link)"
 mv -T -- "$tmp" "$real" || fail "cannot rename $tmp over $real"
 dir=${real%/*}; [ -n "$dir" ] || dir=/
@@ -27,7 +30,8 @@ sync -- "$dir" || echo "fleetup-swap: warning: fsync of $dir failed" >&2
 echo swapped
 for old in "$@"; do rm -f -- "$old" || echo "fleetup-swap: warning: cannot remove old backup $old" >&2; done
 exit 0
-"#;
+"#
+);
 
 /// The backup name of `name` at `version`, taken at `at`.
 pub fn backup_name(name: &str, version: Option<&semver::Version>, at: jiff::Timestamp) -> String {
@@ -82,7 +86,7 @@ pub fn swap_command(
         p.real_path.clone(),
         staged.to_owned(),
         backup.to_owned(),
-        p.sha256.clone(),
+        p.identity.clone(),
     ];
     args.extend(
         backups_to_delete(name, &p.backups, settings.backups)

@@ -82,12 +82,22 @@ impl Transport for Conn {
         stdin: Bytes,
         sent: Arc<AtomicU64>,
     ) -> Result<CommandOutput, TransportError> {
+        // Closed never: the permit cannot fail.
+        let _upload = UPLOADS.acquire().await;
         match self {
             Conn::Ssh(t) => t.exec_counted(cmd, stdin, sent).await,
             Conn::Local(t) => t.exec_counted(cmd, stdin, sent).await,
         }
     }
 }
+
+/// Uploads in flight at once, across all hosts. Each holds up to the peer's channel window
+/// (2 MiB with OpenSSH) in buffers: without a cap the controller's memory would grow with the
+/// number of hosts, and beyond a few dozen streams more of them do not go faster (the CPU,
+/// or the link, is full). A host waiting for its turn shows `stage` with nothing sent yet.
+pub const MAX_CONCURRENT_UPLOADS: usize = 32;
+
+static UPLOADS: Semaphore = Semaphore::const_new(MAX_CONCURRENT_UPLOADS);
 
 /// What is known of a host once its variables are read.
 struct HostInput {
@@ -144,7 +154,9 @@ pub fn run(
         serial.batches(selected.len())
     };
 
-    let mode = Mode::choose(s.progress, s.verbosity);
+    // Machine output on the terminal's stdout would be torn by bars redrawn on its stderr.
+    let machine_on_tty = s.output != OutputFormat::Text && std::io::stdout().is_terminal();
+    let mode = Mode::choose(s.progress && !machine_on_tty, s.verbosity);
     let display = Arc::new(Display::new(mode));
     let mut observers: Vec<Box<dyn Observer>> = vec![Box::new(Arc::clone(&display))];
     if s.output == OutputFormat::Jsonl {
@@ -168,6 +180,7 @@ pub fn run(
         match host_input(name, &inv, &cwd, job) {
             Ok(i) => inputs.push(i),
             Err(rep) => {
+                failed_early(&rep, &obs);
                 early.insert(name.clone(), *rep);
             }
         }
@@ -226,11 +239,9 @@ pub fn run(
     if !batch.yes && s.limit.is_none() && interactive() {
         let question = confirmation(job, &prepared, &releases);
         if !display.suspend(|| ask(&question)) {
-            let _ = writeln!(
-                std::io::stderr(),
-                "fleetup: not confirmed: nothing was changed"
-            );
-            return Ok(Outcome::NothingAttempted);
+            return Err(RunError::Config(
+                "not confirmed: nothing was changed".into(),
+            ));
         }
     }
 
@@ -307,9 +318,15 @@ pub fn run(
         .filter(|r| !r.ok(job))
         .map(|r| r.host.clone())
         .collect();
-    write_retry_file(&retry, &failed)
-        .map_err(|e| RunError::Config(format!("cannot write {}: {e}", retry.display())))?;
-    let retry = (!failed.is_empty()).then_some(retry);
+    // Hosts were worked on: a retry file that cannot be written is worth a warning, not a
+    // different exit code.
+    let retry = match write_retry_file(&retry, &failed) {
+        Ok(()) => (!failed.is_empty()).then_some(retry),
+        Err(e) => {
+            tracing::warn!("cannot write the retry file {}: {e}", retry.display());
+            None
+        }
+    };
     finish(s, job, &obs, &reports, releases, stopped, retry, began)
 }
 
@@ -554,6 +571,19 @@ fn local_paths_absolute(mut vars: Vars, cwd: &Path) -> Vars {
     vars
 }
 
+/// Tells that a host failed before its batch (it is reported with its batch).
+fn failed_early(rep: &HostReport, obs: &dyn Observer) {
+    let (step, message) = match &rep.failure {
+        Some(f) => (f.step.clone(), f.message.clone()),
+        None => ("probe".to_owned(), rep.detail.clone().unwrap_or_default()),
+    };
+    obs.event(&Event::StepFailed {
+        host: rep.host.clone(),
+        step,
+        message,
+    });
+}
+
 /// A failure outside a step's command (connect, settings, download).
 fn plain_failure(name: &str, result: &'static str, step: &str, message: String) -> HostReport {
     HostReport::new(name, result).with_failure(HostError {
@@ -578,6 +608,7 @@ async fn prepare(
     let started = input.started;
     let fail = |mut rep: HostReport| {
         rep.seconds = started.elapsed().as_secs_f64();
+        failed_early(&rep, obs);
         Prepared::Failed(rep)
     };
     obs.event(&Event::StepStarted {
@@ -596,6 +627,12 @@ async fn prepare(
     if job == Job::Rollback {
         // Rollback reads what it needs itself; a probe here would fail on a host whose binary
         // is the very thing to repair.
+        obs.event(&Event::StepDone {
+            host: name.clone(),
+            step: "connect".into(),
+            detail: "connected".into(),
+            seconds: connected,
+        });
         return Prepared::Rollback {
             input,
             conn,
@@ -606,7 +643,8 @@ async fn prepare(
         host: name.clone(),
         step: "probe".into(),
     });
-    let probe = match steps::probe(&conn, &input.settings).await {
+    let sizes = hash_sizes(&input, channels);
+    let probe = match steps::probe_for(&conn, &input.settings, sizes.as_deref()).await {
         Ok(p) => p,
         Err(e) => return fail(step_failure(&name, "failed", &e)),
     };
@@ -656,6 +694,13 @@ async fn prepare(
         plan: Box::new(plan),
         timings,
     }
+}
+
+/// The sizes of the artifacts a host could be upgraded to: its binary is hashed only when it
+/// has one of them (only then can it already be the target).
+fn hash_sizes(input: &HostInput, channels: &Channels) -> Option<Vec<u64>> {
+    let (_, release) = input.release.as_ref().and_then(|r| channels.get(r))?;
+    Some(release.artifacts.iter().map(|a| a.size).collect())
 }
 
 fn probe_line(p: &Probe) -> String {

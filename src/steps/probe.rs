@@ -335,6 +335,28 @@ end=1
 ";
 
     #[test]
+    fn an_unhashed_binary_has_no_sha256_and_an_identity_is_required() {
+        let skipped = OK.replace(
+            "sha256=E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+            "sha256=-",
+        );
+        let p = parse_probe("web1", "/usr/local/bin/app", &skipped).unwrap();
+        assert_eq!(p.sha256, "");
+        assert!(
+            p.identity.starts_with("2049:1234567:1234:"),
+            "{}",
+            p.identity
+        );
+        let no_identity: String = OK
+            .lines()
+            .filter(|l| !l.starts_with("identity="))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let e = parse_probe("web1", "/usr/local/bin/app", &no_identity).unwrap_err();
+        assert!(e.contains("identity"), "{e}");
+    }
+
+    #[test]
     fn parses_a_full_probe() {
         let p = parse_probe("web1", "/usr/local/bin/app", OK).unwrap();
         assert_eq!((p.os.as_str(), p.arch.as_str()), ("linux", "amd64"));

@@ -174,7 +174,7 @@ mod tests {
             "h",
             "/opt/a b/app",
             "fleetup-probe 1\nos=Linux\narch=x86_64\nuser=root\nreal=/opt/a b/app\n\
-             stat=4750 65534 65534 10 nobody nogroup\nsha256=\
+             stat=4750 65534 65534 10 nobody nogroup\nidentity=1:2:10:m:c\nsha256=\
              0000000000000000000000000000000000000000000000000000000000000000\nwritable=1\n\
              getcap| /opt/a b/app cap_net_bind_service=ep\nversion| 1.0.0\nend=1\n",
         )

@@ -173,7 +173,7 @@ mod tests {
             "h",
             "/srv/app",
             "fleetup-probe 1\nos=Linux\narch=x86_64\nuser=root\nreal=/srv/app\n\
-             stat=755 0 0 10 root root\nsha256=\
+             stat=755 0 0 10 root root\nidentity=8:9:10:mtime:ctime\nsha256=\
              1111111111111111111111111111111111111111111111111111111111111111\nwritable=1\n\
              backup=app.fleetup-bak-1.0.0-20240101T000000.000000000Z\n\
              backup=app.fleetup-bak-1.1.0-20240201T000000.000000000Z\n\
@@ -196,7 +196,7 @@ mod tests {
                 "/srv/app",
                 "/srv/.app.fleetup-x",
                 "/srv/app.fleetup-bak-new",
-                &"1".repeat(64),
+                "8:9:10:mtime:ctime",
                 "/srv/app.fleetup-bak-1.0.0-20240101T000000.000000000Z",
             ]
         );

@@ -3,7 +3,9 @@
 
 mod support;
 
+mod bastion;
 mod cli;
+mod compress;
 mod conformance;
 mod fleet;
 mod fleet_service;

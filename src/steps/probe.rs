@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::settings::HostSettings;
 use super::version::{first_semver, go_arch, go_os};
 use super::{Step, StepError, run, script_command, split_path};
+use crate::compress::Compression;
 use crate::transport::{RemoteCommand, Transport};
 
 /// Seconds the binary's version command may run during the probe (`timeout` on the host).
@@ -45,6 +46,7 @@ getcap -- "$real" 2>&1 | sed 's/^/getcap| /'
 echo
 for f in "$dir"/"$base".fleetup-bak-*; do [ -f "$f" ] && echo "backup=${f##*/}"; done
 [ -e "$dir/.$base.fleetup.lock" ] && echo 'locked=1'
+printf 'decompress='; for c in zstd gzip; do command -v "$c" >/dev/null 2>&1 && printf '%s ' "$c"; done; echo
 if command -v timeout >/dev/null 2>&1; then set -- timeout -k 2 "$vt" "$@"; fi
 "$@" </dev/null 2>&1 | head -c 16384 | sed 's/^/version| /'
 echo
@@ -93,6 +95,8 @@ pub struct Probe {
     pub backups: Vec<String>,
     /// Whether a lock file is present (another run, or a stale one).
     pub locked: bool,
+    /// The decompressors the host has (for `fleetup_compress`).
+    pub decompressors: Vec<Compression>,
 }
 
 /// The probe command for a host (one round trip).
@@ -195,6 +199,7 @@ pub fn parse_probe(host: &str, binary: &str, text: &str) -> Result<Probe, String
         dir_writable: false,
         backups: Vec::new(),
         locked: false,
+        decompressors: Vec::new(),
     };
     let (mut error, mut detail, mut stat, mut ended) = (None, String::new(), None, false);
     let (mut df, mut getcap) = (Vec::new(), Vec::new());
@@ -219,6 +224,7 @@ pub fn parse_probe(host: &str, binary: &str, text: &str) -> Result<Probe, String
                 "writable" => p.dir_writable = v == "1",
                 "backup" => p.backups.push(v.to_owned()),
                 "locked" => p.locked = true,
+                "decompress" => p.decompressors = Compression::parse_available(v),
                 "error" => error = Some(v.to_owned()),
                 "detail" => detail = v.trim().to_owned(),
                 "end" => ended = true,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::compress::CompressPolicy;
 use crate::inventory::Vars;
 use crate::inventory::vars::{boolean, number, string};
 
@@ -51,6 +52,8 @@ pub struct HostSettings {
     pub transfer_timeout: Duration,
     /// `fleetup_lock_stale_after` (default 3600 s).
     pub lock_stale_after: Duration,
+    /// `fleetup_compress` (default `none`): how the artifact travels.
+    pub compress: CompressPolicy,
 }
 
 pub const DEFAULT_VERSION_COMMAND: &str = "{binary} --version";
@@ -143,6 +146,8 @@ impl HostSettings {
             restart_timeout: secs("fleetup_restart_timeout", 60)?,
             transfer_timeout: secs("fleetup_transfer_timeout", 600)?,
             lock_stale_after: secs("fleetup_lock_stale_after", 3600)?,
+            compress: string(vars, "fleetup_compress")?
+                .map_or(Ok(CompressPolicy::None), |v| CompressPolicy::parse(&v))?,
         })
     }
 

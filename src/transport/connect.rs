@@ -198,12 +198,16 @@ pub fn ssh_target(name: &str, vars: &Vars, d: &SshDefaults) -> Result<SshTarget,
         .cloned()
         .unwrap_or_else(|| d.home.join(".ssh/known_hosts"));
 
+    // Jump connections are shared between hosts that trust and authenticate alike.
+    let share_jumps =
+        format!("{known_files:?} {policy:?} {identity_files:?} {use_default_identities}");
     let mut target = SshTarget::new(
         name,
         address,
         user,
         verifier(name, known, policy, record_file),
     );
+    target.share_jumps = Some(share_jumps);
     target.port = port;
     target.identity_files = identity_files;
     target.use_default_identities = use_default_identities;

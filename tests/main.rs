@@ -5,6 +5,7 @@ mod support;
 
 mod bastion;
 mod cli;
+mod cli_docs;
 mod compress;
 mod conformance;
 mod fleet;

@@ -7,6 +7,7 @@
 //! There is no unsigned path.
 
 pub mod cache;
+pub mod cells;
 pub mod fetch;
 pub mod index;
 pub mod publish;

@@ -10,6 +10,7 @@ mod compress;
 mod conformance;
 mod fleet;
 mod fleet_service;
+mod hostile_input;
 mod lab;
 mod progress_tty;
 mod release_fetch;

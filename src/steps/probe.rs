@@ -23,7 +23,10 @@ echo 'fleetup-probe 1'
 echo "os=$(uname -s)"
 echo "arch=$(uname -m)"
 echo "user=$(id -un)"
-real=$(realpath -e -- "$b" 2>&1) || { echo "error=resolve"; echo "detail=$real"; exit 0; }
+nl='
+'
+real=$(realpath -e -- "$b" 2>&1) || { echo "error=resolve"; echo "detail=$real" | head -n 1; exit 0; }
+case $real in *"$nl"*) echo 'error=newline'; exit 0 ;; esac
 echo "real=$real"
 if [ -d "$real" ]; then echo 'error=directory'; exit 0; fi
 if [ ! -f "$real" ]; then echo 'error=notfile'; exit 0; fi
@@ -44,7 +47,7 @@ df -P -k -- "$dir" 2>&1 | sed 's/^/df| /'
 echo
 getcap -- "$real" 2>&1 | sed 's/^/getcap| /'
 echo
-for f in "$dir"/"$base".fleetup-bak-*; do [ -f "$f" ] && echo "backup=${f##*/}"; done
+for f in "$dir"/"$base".fleetup-bak-*; do case $f in *"$nl"*) continue ;; esac; [ -f "$f" ] && echo "backup=${f##*/}"; done
 [ -e "$dir/.$base.fleetup.lock" ] && echo 'locked=1'
 printf 'decompress='; for c in zstd gzip; do command -v "$c" >/dev/null 2>&1 && printf '%s ' "$c"; done; echo
 if command -v timeout >/dev/null 2>&1; then set -- timeout -k 2 "$vt" "$@"; fi
@@ -203,6 +206,9 @@ pub fn parse_probe(host: &str, binary: &str, text: &str) -> Result<Probe, String
     };
     let (mut error, mut detail, mut stat, mut ended) = (None, String::new(), None, false);
     let (mut df, mut getcap) = (Vec::new(), Vec::new());
+    // Each key once: a file name with a newline in the binary's directory must not be able to
+    // add a line of its own (a later `stat=` or `sha256=` would win).
+    let mut seen: Vec<&str> = Vec::new();
     for line in text.lines() {
         if let Some(v) = line.strip_prefix("version| ") {
             p.version_output.push_str(v);
@@ -212,6 +218,15 @@ pub fn parse_probe(host: &str, binary: &str, text: &str) -> Result<Probe, String
         } else if let Some(v) = line.strip_prefix("getcap| ") {
             getcap.push(v);
         } else if let Some((k, v)) = line.split_once('=') {
+            if k != "backup" {
+                if seen.contains(&k) {
+                    return Err(format!(
+                        "the probe printed {k}= twice (a file name with a newline in {}?): its output cannot be trusted",
+                        split_path(binary).0
+                    ));
+                }
+                seen.push(k);
+            }
             match k {
                 "os" => p.os = go_os(v),
                 "arch" => p.arch = go_arch(v),
@@ -247,6 +262,7 @@ pub fn parse_probe(host: &str, binary: &str, text: &str) -> Result<Probe, String
                 p.real_path
             ),
             "unreadable" => format!("cannot read {} as {}: {detail}", p.real_path, p.user),
+            "newline" => format!("fleetup_binary {binary} resolves to a path with a newline"),
             other => format!("probe error {other}: {detail}"),
         });
     }
@@ -339,6 +355,28 @@ version| app version v1.2.0 (go1.22.1)
 
 end=1
 ";
+
+    /// A backup file named `x\nstat=6755 0 0 …` in the binary's directory would print a second
+    /// `stat=` line (setuid root on the staged binary) or `sha256=` (a fake "unchanged"): any
+    /// key but `backup` printed twice makes the whole output untrusted.
+    #[test]
+    fn a_key_printed_twice_is_refused() {
+        let forged = OK.replace("locked=1\n", "locked=1\nstat=6755 0 0 1234 root root\n");
+        let e = parse_probe("web1", "/opt/app/bin/app", &forged).unwrap_err();
+        assert!(
+            e.contains("stat= twice") && e.contains("/opt/app/bin"),
+            "{e}"
+        );
+        let forged = OK.replace("writable=1\n", "writable=1\nsha256=00\n");
+        assert!(parse_probe("web1", "/opt/app/bin/app", &forged).is_err());
+        let two_backups = OK.replace(
+            "locked=1\n",
+            "backup=app-1.2.0.fleetup-bak-1.0.0-20230101T000000Z\nlocked=1\n",
+        );
+        let p = parse_probe("web1", "/opt/app/bin/app", &two_backups).unwrap();
+        assert_eq!(p.backups.len(), 2);
+        assert!(PROBE_SCRIPT.contains(r#"*"$nl"*) continue"#));
+    }
 
     #[test]
     fn an_unhashed_binary_has_no_sha256_and_an_identity_is_required() {

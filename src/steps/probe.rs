@@ -50,6 +50,10 @@ echo
 for f in "$dir"/"$base".fleetup-bak-*; do case $f in *"$nl"*) continue ;; esac; [ -f "$f" ] && echo "backup=${f##*/}"; done
 [ -e "$dir/.$base.fleetup.lock" ] && echo 'locked=1'
 printf 'decompress='; for c in zstd gzip; do command -v "$c" >/dev/null 2>&1 && printf '%s ' "$c"; done; echo
+own=$(stat -c %u -- "$real"); grp=$(stat -c %g -- "$real")
+if [ "$(id -u)" = 0 ] && [ "$own" != 0 ]; then
+  if command -v setpriv >/dev/null 2>&1; then set -- setpriv --reuid="$own" --regid="$grp" --clear-groups -- "$@"; echo "version_as=$own"; else echo 'version_as=root'; fi
+fi
 if command -v timeout >/dev/null 2>&1; then set -- timeout -k 2 "$vt" "$@"; fi
 "$@" </dev/null 2>&1 | head -c 16384 | sed 's/^/version| /'
 echo

@@ -7,6 +7,7 @@ mod cli;
 mod conformance;
 mod fleet;
 mod fleet_service;
+mod hostile_release;
 mod lab;
 mod progress_tty;
 mod release_fetch;

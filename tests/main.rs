@@ -11,6 +11,7 @@ mod conformance;
 mod fleet;
 mod fleet_service;
 mod hostile_input;
+mod hostile_release;
 mod lab;
 mod progress_tty;
 mod release_fetch;

@@ -41,8 +41,9 @@ use crate::plan::{Action, Plan, decide};
 use crate::progress::{Display, Mode};
 use crate::release::cache::Cache;
 use crate::release::fetch::{FetchOptions, download};
-use crate::release::settings::{Overrides, ReleaseSettings};
-use crate::release::source::{Source, VerifiedIndex, fetch_verified_index};
+use crate::release::history::IndexHistory;
+use crate::release::settings::{Overrides, ReleaseSettings, fetch_options};
+use crate::release::source::{Source, VerifiedIndex, fetch_current_index};
 use crate::release::{Release, ReleaseError, TrustedKeys};
 use crate::report::{JsonlStream, RenderOptions, write_final};
 use crate::run::{Outcome, RunError, load_selection, runtime};
@@ -198,7 +199,7 @@ pub fn run(
     }
 
     let rt = runtime()?;
-    let fetch = FetchOptions::default();
+    let fetch = fetch_options(&inv).map_err(RunError::Config)?;
     let channels = rt.block_on(verify_channels(&inputs, args, &fetch))?;
     let releases: Vec<ReleaseInfo> = channels.values().map(release_info).collect();
     for r in &releases {
@@ -547,8 +548,10 @@ async fn verify_channels(
         }
         let keys = TrustedKeys::from_entries(&r.public_keys)?;
         let source = Source::parse(&r.source)?;
+        let history = IndexHistory::from_env()?;
+        let now = jiff::Timestamp::now();
         let verified =
-            fetch_verified_index(&source, &r.channel, &keys, jiff::Timestamp::now(), fetch).await?;
+            fetch_current_index(&source, &r.channel, &keys, now, fetch, &history).await?;
         let version = args.and_then(|a| a.version.as_deref());
         let release = verified
             .index

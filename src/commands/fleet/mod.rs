@@ -362,7 +362,9 @@ pub fn run(
             break;
         }
     }
-    if let (None, Some(sig)) = (&stopped, INTERRUPT.signal()) {
+    if let (None, Some(sig)) = (&stopped, INTERRUPT.signal())
+        && !reports.iter().all(|r| r.ok(job))
+    {
         // Interrupted during the last batch: no host was left to skip.
         stopped = Some(interrupt::skip_rest(
             sig,

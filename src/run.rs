@@ -20,15 +20,26 @@ pub enum Outcome {
     HostsFailed,
     /// 2: nothing was attempted: bad arguments, bad inventory, release not found or not verified.
     NothingAttempted,
+    /// 130 (SIGINT) or 143 (SIGTERM): a signal stopped the run before every host was done;
+    /// the value is the exit code, 128 + the signal's number.
+    Interrupted(u8),
+}
+
+impl Outcome {
+    /// The process exit code of this outcome.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::HostsFailed => 1,
+            Outcome::NothingAttempted => 2,
+            Outcome::Interrupted(code) => code,
+        }
+    }
 }
 
 impl From<Outcome> for ExitCode {
     fn from(o: Outcome) -> Self {
-        ExitCode::from(match o {
-            Outcome::Success => 0,
-            Outcome::HostsFailed => 1,
-            Outcome::NothingAttempted => 2,
-        })
+        ExitCode::from(o.exit_code())
     }
 }
 

@@ -8,6 +8,7 @@ mod cli;
 mod cli_docs;
 mod compress;
 mod conformance;
+mod faults_kill;
 mod fleet;
 mod fleet_service;
 mod hostile_input;

@@ -542,13 +542,16 @@ async fn live_lock_refuses_stale_lock_is_cleared() {
             .is_err()
     );
 
-    // A dead run's lock, young: still refused (it may be another controller's clock).
+    // A dead run's lock, young, written without the `machine` line (an older fleetup): still
+    // refused, only its age can tell. (With it, a run of this very controller that is gone is
+    // cleared at once: tests/faults_kill.rs.)
     let mut dead = Command::new("true").spawn().unwrap();
     let dead_pid = dead.id();
     dead.wait().unwrap();
     let stale = LockOwner {
         pid: dead_pid,
         pid_start: Some(1),
+        machine: String::new(),
         ..LockOwner::current("dead-run")
     }
     .render();

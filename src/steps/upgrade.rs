@@ -94,7 +94,17 @@ pub async fn upgrade_observed<T: Transport>(
     events: &dyn StepEvents,
 ) -> Result<Outcome, StepError> {
     match &plan.action {
-        Action::None => return Ok(Outcome::Unchanged),
+        Action::None => {
+            // A run killed after its swap left its lock (and maybe a temp file): cleared here,
+            // when its run is gone, though this host needs nothing else.
+            if plan.probe.locked {
+                let name = split_path(&plan.probe.real_path).1;
+                if let Err(e) = lock::tidy(t, settings, &plan.probe.dir, name, run_id).await {
+                    tracing::warn!(host = t.host(), "clearing a leftover lock: {e}");
+                }
+            }
+            return Ok(Outcome::Unchanged);
+        }
         Action::Refuse { reason } | Action::Blocked { reason } => {
             return Err(StepError::new(t.host(), Step::Decide, reason.clone()));
         }

@@ -15,23 +15,26 @@
 //!    counts as failed in its own batch.
 //!
 //! Nothing here prints: every step is an [`Event`] for [`crate::progress`] and
-//! [`crate::report`].
+//! [`crate::report`]. SIGINT/SIGTERM and panics: [`interrupt`].
+
+mod interrupt;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, IsTerminal, Write};
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
-
-use crate::compress::Compression;
+use futures_util::FutureExt;
 use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::cli::{BatchArgs, ColorChoice, HostOrderArg, OutputFormat, Settings, UpgradeArgs};
+use crate::compress::Compression;
 use crate::events::{
     Event, Fanout, HostError, HostReport, Job, Observer, ReleaseInfo, StepTiming, Summary,
 };
@@ -52,6 +55,7 @@ use crate::transport::connect::{SshDefaults, ssh_target};
 use crate::transport::local::LocalTransport;
 use crate::transport::ssh::SshTransport;
 use crate::transport::{CommandOutput, RemoteCommand, Transport, TransportError};
+use interrupt::{Guarded, INTERRUPT};
 
 /// A host's connection, whichever transport it uses.
 #[derive(Debug)]
@@ -199,8 +203,12 @@ pub fn run(
     }
 
     let rt = runtime()?;
+    interrupt::listen(&rt, Arc::clone(&display));
     let fetch = fetch_options(&inv).map_err(RunError::Config)?;
-    let channels = rt.block_on(verify_channels(&inputs, args, &fetch))?;
+    let channels = match rt.block_on(INTERRUPT.unless(verify_channels(&inputs, args, &fetch))) {
+        Ok(channels) => channels?,
+        Err(_) => Channels::new(),
+    };
     let releases: Vec<ReleaseInfo> = channels.values().map(release_info).collect();
     for r in &releases {
         obs.event(&Event::Release(r.clone()));
@@ -215,7 +223,20 @@ pub fn run(
             let d = Arc::clone(&ssh_defaults);
             let obs = &obs;
             let channels = &channels;
-            async move { prepare(input, &d, job, channels, allow_downgrade, obs).await }
+            async move {
+                let name = input.name.clone();
+                let work = prepare(input, &d, job, channels, allow_downgrade, obs);
+                match INTERRUPT
+                    .unless(AssertUnwindSafe(work).catch_unwind())
+                    .await
+                {
+                    Ok(Ok(p)) => p,
+                    Ok(Err(panic)) => {
+                        Prepared::Failed(interrupt::panic_report(&name, job, &*panic))
+                    }
+                    Err(sig) => interrupt::not_probed(&name, sig),
+                }
+            }
         }))
         .buffer_unordered(forks)
         .collect(),
@@ -229,28 +250,41 @@ pub fn run(
     }
 
     if job == Job::Check {
+        let stopped = INTERRUPT.signal().map(|sig| {
+            let reason = interrupt::stop_reason(sig);
+            let skipped = prepared
+                .values()
+                .filter(|p| matches!(p, Prepared::Failed(r) if r.result == "skipped"))
+                .count();
+            obs.event(&Event::Stopped {
+                reason: reason.clone(),
+                skipped,
+            });
+            reason
+        });
         let reports: Vec<HostReport> = selected
             .iter()
             .filter_map(|h| prepared.remove(h))
             .map(|p| check_report(p, &obs))
             .collect();
-        return finish(s, job, &obs, &reports, releases, None, None, began);
+        return finish(s, job, &obs, &reports, releases, stopped, None, began);
     }
 
-    let artifacts = if job == Job::Upgrade {
-        rt.block_on(fetch_artifacts(
-            prepared.values(),
-            &channels,
-            &fetch,
-            &display,
-        ))?
+    let artifacts = if job == Job::Upgrade && !INTERRUPT.requested() {
+        let work = fetch_artifacts(prepared.values(), &channels, &fetch, &display);
+        match rt.block_on(INTERRUPT.unless(work)) {
+            Ok(artifacts) => artifacts?,
+            Err(_) => HashMap::new(),
+        }
     } else {
         HashMap::new()
     };
 
-    if !batch.yes && s.limit.is_none() && interactive() {
+    if !INTERRUPT.requested() && !batch.yes && s.limit.is_none() && interactive() {
         let question = confirmation(job, &prepared, &releases);
-        if !display.suspend(|| ask(&question)) {
+        let answer =
+            display.suspend(|| interrupt::ask_unless_interrupted(&rt, move || ask(&question)));
+        if answer == Some(false) {
             return Err(RunError::Config(
                 "not confirmed: nothing was changed".into(),
             ));
@@ -269,6 +303,17 @@ pub fn run(
     let mut stopped: Option<String> = None;
     let mut next = 0usize;
     for (i, size) in sizes.iter().enumerate() {
+        if let Some(sig) = INTERRUPT.signal() {
+            let rest = &selected[next..];
+            stopped = Some(interrupt::skip_rest(
+                sig,
+                rest,
+                &mut prepared,
+                &obs,
+                &mut reports,
+            ));
+            break;
+        }
         let index = i + 1;
         let names = &selected[next..next + size];
         next += size;
@@ -287,7 +332,14 @@ pub fn run(
                 let artifacts = &artifacts;
                 async move {
                     let _permit = sem.acquire().await;
-                    let mut rep = execute(p, artifacts, run_id, obs).await;
+                    let mut rep = match INTERRUPT.signal() {
+                        Some(sig) => interrupt::not_started(p, sig),
+                        None => {
+                            let host = p.host().to_owned();
+                            let work = execute(p, artifacts, run_id, obs);
+                            interrupt::contain_panic(&host, job, work).await
+                        }
+                    };
                     rep.batch = Some(index);
                     obs.event(&Event::HostDone(rep.clone()));
                     rep
@@ -299,7 +351,7 @@ pub fn run(
         reports.extend(done);
         let failed = reports.iter().filter(|r| r.counts_as_failure(job)).count();
         obs.event(&Event::BatchDone { index, of, failed });
-        if index < of && budget.should_stop(failed, total) {
+        if index < of && !INTERRUPT.requested() && budget.should_stop(failed, total) {
             let why = budget_reason(&budget, failed, total, index);
             let rest = &selected[next..];
             obs.event(&Event::Stopped {
@@ -320,6 +372,18 @@ pub fn run(
             stopped = Some(why);
             break;
         }
+    }
+    if let (None, Some(sig)) = (&stopped, INTERRUPT.signal())
+        && !reports.iter().all(|r| r.ok(job))
+    {
+        // Interrupted during the last batch: no host was left to skip.
+        stopped = Some(interrupt::skip_rest(
+            sig,
+            &[],
+            &mut prepared,
+            &obs,
+            &mut reports,
+        ));
     }
     // Connections of skipped hosts close here.
     drop(prepared);
@@ -354,10 +418,10 @@ fn finish(
     retry: Option<PathBuf>,
     began: Instant,
 ) -> Result<Outcome, RunError> {
-    let outcome = if reports.iter().all(|r| r.ok(job)) {
-        Outcome::Success
-    } else {
-        Outcome::HostsFailed
+    let outcome = match INTERRUPT.signal() {
+        _ if reports.iter().all(|r| r.ok(job)) => Outcome::Success,
+        Some(sig) => Outcome::Interrupted(sig.exit_code()),
+        None => Outcome::HostsFailed,
     };
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for r in reports {
@@ -367,11 +431,7 @@ fn finish(
         job,
         hosts: reports.len(),
         counts,
-        exit_code: match outcome {
-            Outcome::Success => 0,
-            Outcome::HostsFailed => 1,
-            Outcome::NothingAttempted => 2,
-        },
+        exit_code: outcome.exit_code(),
         stopped,
         retry_file: retry.map(|p| p.display().to_string()),
         releases,
@@ -880,6 +940,7 @@ async fn execute(
                 timings: Mutex::new(timings),
                 sent: Mutex::new(None),
             };
+            let conn = Guarded::new(&conn, &INTERRUPT);
             let done =
                 steps::upgrade_observed(&conn, &input.settings, &plan, bytes, run_id, &events)
                     .await;
@@ -888,7 +949,7 @@ async fn execute(
             rep.steps = events.timings.into_inner().unwrap_or_default();
             rep.channel = input.release.as_ref().map(|r| r.channel.clone());
             rep.seconds = input.started.elapsed().as_secs_f64();
-            return rep;
+            return conn.report(rep);
         }
         Prepared::Rollback {
             input,
@@ -901,6 +962,7 @@ async fn execute(
         host: input.name.clone(),
         step: "rollback".into(),
     });
+    let conn = Guarded::new(&conn, &INTERRUPT);
     let mut rep = match steps::rollback(&conn, &input.settings, run_id).await {
         Ok(r) => {
             let mut rep = HostReport::new(&input.name, "rolled_back");
@@ -915,7 +977,7 @@ async fn execute(
         seconds: mark.elapsed().as_secs_f64(),
     });
     rep.seconds = input.started.elapsed().as_secs_f64();
-    rep
+    conn.report(rep)
 }
 
 fn upgrade_report(name: &str, plan: &Plan, done: Result<steps::Outcome, StepError>) -> HostReport {

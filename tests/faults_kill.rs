@@ -421,17 +421,21 @@ impl Fleet {
                 "{when}: {h}: {result}: {}",
                 done.describe()
             );
-            if served != NEW {
-                // Killed between its swap and its restart: the binary was already the new one,
-                // so the next run has nothing to do (docs/safety.md, "what is not guaranteed").
+            // Killed between its swap and its restart, a host has the new binary while the old
+            // process still serves: the next run sees the dead run's lock and does the restart
+            // and health check that run did not get to.
+            assert_eq!(
+                served, NEW,
+                "{when}: {h} serves {served} after the next run"
+            );
+            if after[i].0 == NEW && after[i].1 != NEW {
                 assert_eq!(
-                    (after[i].0, result.as_str()),
-                    (NEW, Some("unchanged")),
-                    "{when}: {h} serves {served} after the next run"
+                    result,
+                    "upgraded",
+                    "{when}: {h} was left unrestarted and must be restarted: {}",
+                    done.describe()
                 );
-                eprintln!(
-                    "{when}: {h}: new binary in place, old process still serving (restart cut off)"
-                );
+                eprintln!("{when}: {h}: restart cut off by the kill, done by the next run");
             }
         }
         let left = self.leftovers();

@@ -761,3 +761,73 @@ async fn the_installed_binary_runs_as_its_owner_not_as_root() {
         .unwrap();
     assert!(p.version_output.starts_with("demo 1.0.0 uid=0 "), "{p:?}");
 }
+
+/// A run killed between its swap and its restart leaves the new binary in place, its lock, and
+/// the service still running the old binary. The next run finds the host at the target with a
+/// dead run's lock: it must do the restart and health check that run did not get to — and
+/// leave a host whose lock is a live run's alone.
+#[tokio::test]
+async fn a_dead_runs_swap_gets_its_restart_from_the_next_run() {
+    let d = Dir::new("resume");
+    let t = LocalTransport::new(HOST);
+    let new = script("1.1.0");
+    write_exec(&d.path("app"), &new, 0o755);
+    // The dead run's backup of 1.0.0, as its swap left it.
+    write_exec(
+        &d.path("app.fleetup-bak-1.0.0-20260101T000000.000000000Z"),
+        &script("1.0.0"),
+        0o755,
+    );
+    let restarts = d.path("restarts");
+    let mut settings = HostSettings::for_binary(&d.s("app"));
+    settings.restart_command = Some(format!("echo restarted >> {}", quote(&d.s("restarts"))));
+    settings.restart = true;
+    settings.health_command = Some(format!("{} --version | grep -q 1.1.0", quote(&d.s("app"))));
+    let lock = d.path(".app.fleetup.lock");
+    let (a, bytes) = artifact(&new);
+
+    // A live run holds the lock: not this run's business.
+    let live = LockOwner::current("live-run").render();
+    std::fs::write(&lock, &live).unwrap();
+    let p = probe(&t, &settings).await.unwrap();
+    let plan = decide(&p, &settings, "1.1.0", &a, false);
+    assert_eq!(plan.action, Action::None);
+    let out = upgrade(&t, &settings, &plan, bytes.clone(), "next-run")
+        .await
+        .unwrap();
+    assert_eq!(out, Outcome::Unchanged);
+    assert!(!restarts.exists(), "a live run's host was restarted");
+    assert_eq!(std::fs::read_to_string(&lock).unwrap(), live);
+
+    // The same lock, its run gone (on this controller): restarted and checked, lock released.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let gone_pid = gone.id();
+    gone.wait().unwrap();
+    let dead = LockOwner {
+        pid: gone_pid,
+        ..LockOwner::current("dead-run")
+    };
+    std::fs::write(&lock, dead.render()).unwrap();
+    let p = probe(&t, &settings).await.unwrap();
+    assert!(p.locked);
+    let plan = decide(&p, &settings, "1.1.0", &a, false);
+    assert_eq!(plan.action, Action::None);
+    let out = upgrade(&t, &settings, &plan, bytes.clone(), "next-run")
+        .await
+        .unwrap();
+    assert!(
+        matches!(&out, Outcome::Upgraded { backup, .. } if backup.ends_with("app.fleetup-bak-1.0.0-20260101T000000.000000000Z")),
+        "{out:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&restarts).unwrap(), "restarted\n");
+    assert!(!lock.exists(), "the lock was not given back");
+
+    // Without a lock, a host at the target is simply unchanged (no restart).
+    let p = probe(&t, &settings).await.unwrap();
+    let plan = decide(&p, &settings, "1.1.0", &a, false);
+    let out = upgrade(&t, &settings, &plan, bytes, "third-run")
+        .await
+        .unwrap();
+    assert_eq!(out, Outcome::Unchanged);
+    assert_eq!(std::fs::read_to_string(&restarts).unwrap(), "restarted\n");
+}

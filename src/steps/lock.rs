@@ -265,6 +265,8 @@ pub struct HostLock {
     pub run_id: String,
     /// Temp files of dead runs removed when it was taken (file names).
     pub removed: Vec<String>,
+    /// The content of a dead run's lock cleared to take this one (`None`: there was none).
+    pub cleared: Option<String>,
 }
 
 /// What the acquire script reported.
@@ -320,20 +322,20 @@ pub async fn acquire<T: Transport>(
     }
 }
 
-/// For a host that needs no change but whose probe saw a lock: clears the lock (and the temp
-/// files) of a run that is gone, by taking the lock and giving it back; leaves the lock of a
-/// live run alone (1–3 round trips).
-pub async fn tidy<T: Transport>(
+/// For a host that needs no change but whose probe saw a lock: takes the lock when its run is
+/// gone (clearing it and the dead run's temp files); `None` when a live run holds it, which is
+/// then left alone (1–3 round trips). The caller gives it back with [`release`].
+pub async fn take_if_free<T: Transport>(
     t: &T,
     settings: &HostSettings,
     dir: &str,
     name: &str,
     run_id: &str,
-) -> Result<(), StepError> {
-    match take(t, settings, dir, name, run_id).await? {
-        Taken::Held(lock) => release(t, settings, &lock).await,
-        Taken::Busy(_) => Ok(()),
-    }
+) -> Result<Option<HostLock>, StepError> {
+    Ok(match take(t, settings, dir, name, run_id).await? {
+        Taken::Held(lock) => Some(lock),
+        Taken::Busy(_) => None,
+    })
 }
 
 /// How an attempt to take a lock ended, short of a failed command.
@@ -372,6 +374,7 @@ async fn take<T: Transport>(
                     path,
                     run_id: run_id.to_owned(),
                     removed,
+                    cleared: (!stale.is_empty()).then_some(stale),
                 }));
             }
             LockState::Held {

@@ -94,17 +94,10 @@ pub async fn upgrade_observed<T: Transport>(
     events: &dyn StepEvents,
 ) -> Result<Outcome, StepError> {
     match &plan.action {
-        Action::None => {
-            // A run killed after its swap left its lock (and maybe a temp file): cleared here,
-            // when its run is gone, though this host needs nothing else.
-            if plan.probe.locked {
-                let name = split_path(&plan.probe.real_path).1;
-                if let Err(e) = lock::tidy(t, settings, &plan.probe.dir, name, run_id).await {
-                    tracing::warn!(host = t.host(), "clearing a leftover lock: {e}");
-                }
-            }
-            return Ok(Outcome::Unchanged);
+        Action::None if plan.probe.locked => {
+            return finish_a_dead_run(t, settings, plan, run_id, events).await;
         }
+        Action::None => return Ok(Outcome::Unchanged),
         Action::Refuse { reason } | Action::Blocked { reason } => {
             return Err(StepError::new(t.host(), Step::Decide, reason.clone()));
         }
@@ -116,6 +109,50 @@ pub async fn upgrade_observed<T: Transport>(
     let held = lock::acquire(t, settings, &p.dir, name, run_id).await?;
     events.step_done(t.host(), Step::Lock, &p.dir);
     let result = locked(t, settings, plan, artifact, events).await;
+    if let Err(e) = lock::release(t, settings, &held).await {
+        tracing::warn!(host = t.host(), "releasing the lock: {e}");
+    }
+    result
+}
+
+/// A host already at the target whose probe saw a lock. When that lock belonged to a run that
+/// is gone, the binary at the target is that run's doing: it was killed after its swap, maybe
+/// before its restart — the service may still run the old binary. So the restart and health
+/// check it did not get to are done now, under the lock, with the same rollback on failure.
+/// When a live run holds the lock, the host is left to it (`unchanged`).
+async fn finish_a_dead_run<T: Transport>(
+    t: &T,
+    settings: &HostSettings,
+    plan: &Plan,
+    run_id: &str,
+    events: &dyn StepEvents,
+) -> Result<Outcome, StepError> {
+    let p = &plan.probe;
+    let name = split_path(&p.real_path).1;
+    let Some(held) = lock::take_if_free(t, settings, &p.dir, name, run_id).await? else {
+        return Ok(Outcome::Unchanged);
+    };
+    let result = match &held.cleared {
+        Some(dead) if has_checks(settings) => {
+            let dead_run = dead
+                .lines()
+                .find_map(|l| l.strip_prefix("run="))
+                .unwrap_or("?")
+                .to_owned();
+            tracing::warn!(
+                host = t.host(),
+                "run {dead_run} was stopped after it swapped in {}: restarting and checking it now",
+                plan.target
+            );
+            let backup = super::swap::newest_first(name, &p.backups)
+                .into_iter()
+                .next()
+                .map(|b| super::join(&p.dir, &b))
+                .unwrap_or_default();
+            check_or_roll_back(t, settings, plan, backup, &p.backups, events).await
+        }
+        _ => Ok(Outcome::Unchanged),
+    };
     if let Err(e) = lock::release(t, settings, &held).await {
         tracing::warn!(host = t.host(), "releasing the lock: {e}");
     }
@@ -157,8 +194,27 @@ async fn locked<T: Transport>(
         Step::Swap,
         &format!("backup {}", split_path(&backup).1),
     );
-    let checks =
-        settings.restart || settings.health_url.is_some() || settings.health_command.is_some();
+    let mut backups = plan.probe.backups.clone();
+    backups.push(split_path(&backup).1.to_owned());
+    check_or_roll_back(t, settings, plan, backup, &backups, events).await
+}
+
+/// Whether a restart or a health check follows the swap.
+fn has_checks(settings: &HostSettings) -> bool {
+    settings.restart || settings.health_url.is_some() || settings.health_command.is_some()
+}
+
+/// After a swap (the lock held): restarts and checks health; when that fails, puts the newest
+/// of `backups` back and restarts again.
+async fn check_or_roll_back<T: Transport>(
+    t: &T,
+    settings: &HostSettings,
+    plan: &Plan,
+    backup: String,
+    backups: &[String],
+    events: &dyn StepEvents,
+) -> Result<Outcome, StepError> {
+    let checks = has_checks(settings);
     if checks {
         events.step_started(t.host(), Step::Health);
     }
@@ -175,10 +231,8 @@ async fn locked<T: Transport>(
     };
     tracing::warn!(host = t.host(), "rolling back: {cause}");
     let p = &plan.probe;
-    let mut backups = p.backups.clone();
-    backups.push(split_path(&backup).1.to_owned());
     events.step_started(t.host(), Step::Rollback);
-    let restored = restore(t, settings, &p.real_path, &p.dir, &backups)
+    let restored = restore(t, settings, &p.real_path, &p.dir, backups)
         .await
         .map_err(|e| StepError {
             message: format!("{} (rolling back after: {})", e.message, cause.message),

@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod conformance;
+mod faults_net;
 mod fleet;
 mod fleet_service;
 mod lab;

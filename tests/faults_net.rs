@@ -941,6 +941,8 @@ fn lab_ssh_dropped_mid_upload_leaves_the_binary_whole_and_the_next_run_cleans_up
     // 2. The next run clears the lock of the run that is gone, and this time the whole sshd
     //    dies during the upload, the staging shell with it: its partial file stays.
     let (ran, cut) = upgrade_cut(&site, &a, &[], 4 << 20, || site.kill_sshd(&a));
+    let message = ran.assert_failed(&a, "failed", "stage", &["connection lost"]);
+    assert_eq!(message, LOST_MID_COMMAND);
     let (size, killed) = cut.expect("the upload was cut while in flight");
     eprintln!("killed the whole sshd at {size} bytes: {killed:?}");
     assert!(
@@ -948,8 +950,6 @@ fn lab_ssh_dropped_mid_upload_leaves_the_binary_whole_and_the_next_run_cleans_up
         "the staging shell too: {killed:?}"
     );
     assert_eq!(ran.code, Some(1), "{:#}", ran.doc);
-    let message = ran.assert_failed(&a, "failed", "stage", &["connection lost"]);
-    assert_eq!(message, LOST_MID_COMMAND);
     assert_eq!(ran.result(&b), "unchanged", "{:#}", ran.doc);
     let left = site.leftovers(&a);
     eprintln!("{a} after its sshd died: {left:?}");

@@ -15,7 +15,7 @@ pub const MAX_FORKS: usize = 5000;
 #[derive(Debug, Parser)]
 #[command(
     name = "fleetup",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("FLEETUP_COMMIT"), ")"),
     about = "Agentless fleet upgrader: verify a signed release once, push it over SSH, swap it in atomically, roll back when unhealthy",
     long_about = None,
     after_help = "Exit codes: 0 every selected host is at the target (or was already); \
@@ -165,6 +165,24 @@ pub enum Command {
     /// Publisher side: make a key pair, sign and verify files (minisign format)
     #[command(subcommand)]
     Release(ReleaseCommand),
+    /// Print a shell completion script: `source <(fleetup completions bash)`
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), or write one page per command into a directory
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write fleetup.1, fleetup-upgrade.1, … into this directory instead of printing fleetup.1
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -336,7 +354,7 @@ impl Command {
             Command::Rollback(a) => Some(&a.inputs),
             Command::Releases(a) => Some(&a.inputs),
             Command::Inventory(a) => Some(&a.inputs),
-            Command::Release(_) => None,
+            Command::Release(_) | Command::Completions(_) | Command::Man(_) => None,
         }
     }
 }
@@ -389,7 +407,7 @@ impl Cli {
             return Err(SettingsError::Forks(g.forks));
         }
         let needs_inventory = match &self.command {
-            Command::Release(_) => false,
+            Command::Release(_) | Command::Completions(_) | Command::Man(_) => false,
             // `releases` can name everything on the command line instead.
             Command::Releases(r) => r.source.is_none() || r.public_keys.is_empty(),
             _ => true,

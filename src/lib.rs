@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod compress;
 pub mod events;
 pub mod inventory;
 pub mod orchestrate;

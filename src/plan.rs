@@ -1,6 +1,7 @@
 //! The per-host plan: what `check` prints and exactly what `upgrade` then executes. Built by
 //! [`decide`] from a [`Probe`] (pure, no round trip).
 
+use crate::compress::Compression;
 use crate::release::Artifact;
 use crate::release::index::{Change, compare_for_host};
 use crate::steps::probe::Probe;
@@ -37,6 +38,8 @@ pub struct Plan {
     pub setcap: bool,
     /// Bytes the stage needs free in the binary's directory.
     pub needed_bytes: u64,
+    /// How the artifact travels (`fleetup_compress` and what the host can decompress).
+    pub compression: Compression,
 }
 
 impl Plan {
@@ -69,6 +72,9 @@ impl Plan {
                     mib(self.artifact.size),
                     self.probe.real_path
                 );
+                if self.compression != Compression::None {
+                    r.push_str(&format!(" ({} compressed)", self.compression.name()));
+                }
                 if self.setcap {
                     r.push_str(", setcap cap_net_bind_service");
                 }
@@ -107,6 +113,7 @@ pub fn decide(
         artifact: artifact.clone(),
         setcap,
         needed_bytes,
+        compression: settings.compress.choose(&probe.decompressors),
     }
 }
 
@@ -197,6 +204,7 @@ mod tests {
             dir_writable: true,
             backups: vec![],
             locked: false,
+            decompressors: vec![],
         }
     }
 

@@ -93,6 +93,8 @@ fn dispatch(s: &Settings) -> Result<Outcome, RunError> {
         Command::Rollback(args) => commands::fleet::run(s, Job::Rollback, None, &args.batch),
         Command::Releases(args) => commands::releases::run(s, args),
         Command::Release(cmd) => commands::release::run(cmd),
+        Command::Completions(args) => commands::docs::completions(args),
+        Command::Man(args) => commands::docs::man(args),
     }
 }
 

@@ -3,11 +3,16 @@
 
 mod support;
 
+mod bastion;
 mod cli;
+mod cli_docs;
+mod compress;
 mod conformance;
 mod faults_net;
 mod fleet;
 mod fleet_service;
+mod hostile_input;
+mod hostile_release;
 mod lab;
 mod progress_tty;
 mod release_fetch;

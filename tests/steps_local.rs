@@ -729,3 +729,32 @@ async fn a_binary_changed_after_the_probe_is_not_swapped() {
     assert_eq!(std::fs::read(d.path("app")).unwrap(), old);
     assert_eq!(d.names(), ["app"], "staged file, backup or lock left");
 }
+
+/// The installed binary is run (for its version) as its owner, not as root: whoever can write
+/// a binary they own must not get root from the next `fleetup check`.
+#[tokio::test]
+async fn the_installed_binary_runs_as_its_owner_not_as_root() {
+    let d = Dir::new("owner");
+    let t = LocalTransport::new(HOST);
+    let app = d.path("app");
+    write_exec(
+        &app,
+        b"#!/bin/sh\necho \"demo 1.0.0 uid=$(id -u) gid=$(id -g) groups=$(id -G)\"\n",
+        0o755,
+    );
+    sh(&["chown", "65534:65534", app.to_str().unwrap()]);
+    let p = probe(&t, &HostSettings::for_binary(&d.s("app")))
+        .await
+        .unwrap();
+    assert_eq!(
+        p.version_output.trim(),
+        "demo 1.0.0 uid=65534 gid=65534 groups=65534",
+        "{p:?}"
+    );
+    // A root-owned binary keeps running as root (nothing to drop).
+    sh(&["chown", "0:0", app.to_str().unwrap()]);
+    let p = probe(&t, &HostSettings::for_binary(&d.s("app")))
+        .await
+        .unwrap();
+    assert!(p.version_output.starts_with("demo 1.0.0 uid=0 "), "{p:?}");
+}

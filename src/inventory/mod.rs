@@ -527,5 +527,42 @@ pub fn check_host_name(name: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// Longest user name accepted: Linux's `LOGIN_NAME_MAX` is 256 bytes with the final NUL.
+pub const MAX_USER_NAME_BYTES: usize = 255;
+
+/// Characters that are in no user name, but mean something to a shell, to `sudo`, to ssh_config
+/// token expansion (`%r` in a path) or to a path: a value holding one is refused rather than
+/// passed on.
+const NOT_IN_USER_NAMES: &[char] = &[
+    '/', '\'', '"', '`', ';', '&', '|', '<', '>', '(', ')', '{', '}', '[', ']', '$', '*', '?', '!',
+    '~', ',', '%', '=', ':',
+];
+
+/// Checks a user name fleetup hands to SSH (`ansible_user`, a jump host's user) or to
+/// `sudo -n -u` (`ansible_become_user`). Such a value always travels as data (an SSH protocol
+/// field, or one argv word after `-u`), never through a shell; it is still checked so that a
+/// value that is no user name fails its host with a clear message instead of reaching `sudo`
+/// or sshd: not empty, not starting with `-` (an option), no whitespace, control character or
+/// shell/path metacharacter, at most [`MAX_USER_NAME_BYTES`]. `@`, `.`, `_`, `-`, a backslash
+/// (`DOMAIN\user`) and a leading `#` (sudo's `#UID`) are accepted.
+pub fn check_user_name(name: &str) -> std::result::Result<(), String> {
+    if name.is_empty() {
+        return Err("empty".into());
+    }
+    if name.starts_with('-') {
+        return Err("starts with '-' (it would be read as an option)".into());
+    }
+    if name.len() > MAX_USER_NAME_BYTES {
+        return Err(format!("longer than {MAX_USER_NAME_BYTES} bytes"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || NOT_IN_USER_NAMES.contains(c))
+    {
+        return Err(format!("contains {c:?}, which is in no user name"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests;

@@ -58,3 +58,41 @@ fn host_names_that_look_like_options_are_refused() {
     assert!(check_host_name("a b").is_err());
     assert!(check_host_name("web01.example.com").is_ok());
 }
+
+#[test]
+fn user_names_are_plain_words() {
+    for ok in [
+        "root",
+        "deploy",
+        "svc-app_1",
+        "user@EXAMPLE.COM",
+        "DOMAIN\\user",
+        "#1000",
+        "a.b",
+    ] {
+        assert_eq!(check_user_name(ok), Ok(()), "{ok}");
+    }
+    for (bad, why) in [
+        ("", "empty"),
+        ("-oProxyCommand=x", "option"),
+        ("root;touch x", "';'"),
+        ("$(touch x)", "'$'"),
+        ("`id`", "'`'"),
+        ("a'b", "'\\''"),
+        ("a\"b", "'\"'"),
+        ("a b", "' '"),
+        ("a\nb", "'\\n'"),
+        ("../../etc/x", "'/'"),
+        ("a|b", "'|'"),
+        ("%r", "'%'"),
+    ] {
+        let err = check_user_name(bad).unwrap_err();
+        assert!(err.contains(why), "{bad:?}: {err}");
+    }
+    assert!(check_user_name(&"u".repeat(MAX_USER_NAME_BYTES)).is_ok());
+    assert!(
+        check_user_name(&"u".repeat(MAX_USER_NAME_BYTES + 1))
+            .unwrap_err()
+            .contains("longer")
+    );
+}

@@ -120,6 +120,16 @@ fn error_chain(e: &reqwest::Error) -> String {
     s
 }
 
+/// [`error_chain`], except that a read that timed out (reqwest's `read_timeout`, which is our
+/// idle timeout) says so plainly, like our own idle timer does: both may fire first.
+fn read_error(e: &reqwest::Error, idle: Duration) -> String {
+    if e.is_timeout() && !e.is_connect() {
+        format!("timed out: no data for {idle:?} (idle timeout)")
+    } else {
+        error_chain(e)
+    }
+}
+
 fn fetch_err(url: &Url, reason: impl Into<String>) -> ReleaseError {
     ReleaseError::Fetch {
         what: url.to_string(),
@@ -150,7 +160,7 @@ pub async fn fetch_capped(url: &Url, cap: usize, opts: &FetchOptions) -> Result<
             .get(url.clone())
             .send()
             .await
-            .map_err(|e| fetch_err(url, error_chain(&e)))?;
+            .map_err(|e| fetch_err(url, read_error(&e, opts.idle_timeout)))?;
         if resp.status() != StatusCode::OK {
             return Err(fetch_err(url, format!("HTTP {}", resp.status())));
         }
@@ -210,7 +220,7 @@ impl Body {
                     ),
                     true,
                 )),
-                Ok(Err(e)) => Err(Failure(fetch_err(url, error_chain(&e)), true)),
+                Ok(Err(e)) => Err(Failure(fetch_err(url, read_error(&e, idle)), true)),
                 Ok(Ok(c)) => Ok(c.map(|b| b.to_vec())),
             },
             Body::File(f, buf) => {
@@ -234,7 +244,8 @@ impl Body {
 /// with a `Range` request when an earlier attempt left one), never past `size` bytes, within
 /// the timeouts of `opts`, and moved into the cache only when size and sha256 match. A
 /// mismatch or an oversized body deletes the partial file; a broken connection keeps it for
-/// the next attempt.
+/// the next attempt. Last, an ELF artifact must be built for the os/arch it is listed under
+/// ([`super::elf`]), whether it was downloaded or found in the cache.
 pub async fn download(
     url: &Url,
     artifact: &Artifact,
@@ -255,6 +266,7 @@ pub async fn download(
         return Err(fetch_err(url, "only http, https and file URLs are fetched"));
     }
     if let Some(path) = cache.lookup(artifact).await? {
+        check_platform(&path, url, artifact).await?;
         observer.cached(url.as_str());
         return Ok(path);
     }
@@ -297,12 +309,21 @@ pub async fn download(
             });
         }
         part.commit(&dest).await?;
-        observer.finished();
         Ok(dest.clone())
     };
-    timeout_at(deadline, work)
+    let path = timeout_at(deadline, work)
         .await
-        .map_err(|_| total_timeout_err(url, opts))?
+        .map_err(|_| total_timeout_err(url, opts))??;
+    check_platform(&path, url, artifact).await?;
+    observer.finished();
+    Ok(path)
+}
+
+/// The artifact's bytes are what the index names; are they a binary for the os/arch it is
+/// listed under? (See [`super::elf`]; the file stays in the cache: its content is right, only
+/// its listing is wrong, and it is checked again on every use.)
+async fn check_platform(path: &std::path::Path, url: &Url, artifact: &Artifact) -> Result<()> {
+    super::elf::check_file(path, url.as_str(), &artifact.os, &artifact.arch).await
 }
 
 /// Fills `part` up to the artifact's size, resuming after transient failures that made
@@ -415,7 +436,7 @@ async fn http_response(
     let resp = req
         .send()
         .await
-        .map_err(|e| Failure(fetch_err(url, error_chain(&e)), true))?;
+        .map_err(|e| Failure(fetch_err(url, read_error(&e, opts.idle_timeout)), true))?;
     let status = resp.status();
     if have > 0
         && status == StatusCode::PARTIAL_CONTENT
@@ -433,7 +454,7 @@ async fn http_response(
             .get(url.clone())
             .send()
             .await
-            .map_err(|e| Failure(fetch_err(url, error_chain(&e)), true))?
+            .map_err(|e| Failure(fetch_err(url, read_error(&e, opts.idle_timeout)), true))?
     } else {
         if have > 0 && status == StatusCode::OK {
             // The server does not do ranges: the body starts at byte 0.

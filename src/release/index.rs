@@ -18,6 +18,11 @@ pub struct ChannelIndex {
     pub channel: String,
     /// RFC 3339; an index past it is refused.
     pub expires: String,
+    /// RFC 3339: when this index was published (`fleetup release publish` writes it). Optional
+    /// (indexes from before it existed have none); an index older than one already accepted
+    /// from the same URL is refused (see [`super::history`]).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub published: String,
     pub releases: Vec<Release>,
 }
 
@@ -94,7 +99,8 @@ impl ChannelIndex {
     /// `what` names the index in errors (its URL); `channel` is the channel that was asked
     /// for: the document must name the same one, so a mirror cannot serve a signed `dev`
     /// index as `stable`. Refused: more than [`MAX_INDEX_BYTES`], not JSON, an empty or odd
-    /// product/channel/os/arch name, an `expires` that is not RFC 3339 or not after `now`,
+    /// product/channel/os/arch name, an `expires` that is not RFC 3339 or not after `now`, a
+    /// `published` that is not RFC 3339,
     /// a version that is not semver (a leading `v` is refused here: the index is a machine
     /// format), two releases of the same version (build metadata ignored, as semver
     /// precedence does), a release without artifacts, two artifacts for one os/arch,
@@ -156,6 +162,14 @@ impl ChannelIndex {
                 now: now.to_string(),
             });
         }
+        if !self.published.is_empty() {
+            self.published.parse::<Timestamp>().map_err(|e| {
+                bad(format!(
+                    "published {:?} is not an RFC 3339 time: {e}",
+                    self.published
+                ))
+            })?;
+        }
         let mut seen: Vec<Version> = Vec::with_capacity(self.releases.len());
         for release in &self.releases {
             let version = Version::parse(&release.version).map_err(|e| {
@@ -177,6 +191,11 @@ impl ChannelIndex {
             release.validate(&bad)?;
         }
         Ok(())
+    }
+
+    /// The `published` time, when there is one (a validated index has a well-formed one).
+    pub fn published_at(&self) -> Option<Timestamp> {
+        self.published.parse().ok()
     }
 
     /// Sorts the releases newest first (semver precedence), as `fleetup releases` lists them.

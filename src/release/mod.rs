@@ -7,7 +7,10 @@
 //! There is no unsigned path.
 
 pub mod cache;
+pub mod cells;
+pub mod elf;
 pub mod fetch;
+pub mod history;
 pub mod index;
 pub mod publish;
 pub mod settings;
@@ -42,6 +45,15 @@ pub enum ReleaseError {
         what: String,
         expires: String,
         now: String,
+    },
+    #[error(
+        "{url}: {reason}: replayed or stale mirror; refused (if the channel was rolled back on purpose, remove {state} to accept it)"
+    )]
+    Replayed {
+        url: String,
+        reason: String,
+        /// The directory that remembers the URL's newest accepted index.
+        state: String,
     },
     #[error("{what}: {reason}")]
     Fetch { what: String, reason: String },

@@ -1,9 +1,12 @@
 //! Where a host's releases come from, read from its inventory variables: `fleetup_source`,
 //! `fleetup_channel` (default `stable`) and `fleetup_public_keys`. Command-line flags, when
-//! given, replace them.
+//! given, replace them. And how long fetching them may take ([`fetch_options`]).
 
-use crate::inventory::Vars;
-use crate::inventory::vars::{list, string};
+use std::time::Duration;
+
+use super::fetch::FetchOptions;
+use crate::inventory::vars::{list, number, string};
+use crate::inventory::{self, Inventory, Vars};
 
 /// The channel a host follows and the keys it trusts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -48,6 +51,36 @@ impl ReleaseSettings {
             public_keys,
         })
     }
+}
+
+/// The fetch timeouts, in seconds, read like `fleetup_serial` from `-e` or the inventory's
+/// `all` vars (the controller downloads once for all hosts, so a per-host value would mean
+/// nothing): `fleetup_fetch_connect_timeout` (default 10), `fleetup_fetch_idle_timeout` (no
+/// byte for that long, default 30) and `fleetup_fetch_timeout` (one index, signature or artifact
+/// download with its resumptions, default 3600). A value that is not a whole number of seconds
+/// of at least 1 is an error naming the variable.
+pub fn fetch_options(inv: &Inventory) -> Result<FetchOptions, String> {
+    let all = inv.group_vars(inventory::ALL);
+    fetch_options_from(inv.extra_vars(), &all)
+}
+
+/// [`fetch_options`] on the `-e` vars and the `all` group's vars.
+pub fn fetch_options_from(extra: &Vars, all: &Vars) -> Result<FetchOptions, String> {
+    let mut opts = FetchOptions::default();
+    for (name, field) in [
+        ("fleetup_fetch_connect_timeout", &mut opts.connect_timeout),
+        ("fleetup_fetch_idle_timeout", &mut opts.idle_timeout),
+        ("fleetup_fetch_timeout", &mut opts.total_timeout),
+    ] {
+        let vars = if extra.contains_key(name) { extra } else { all };
+        if let Some(secs) = number(vars, name)? {
+            if secs == 0 {
+                return Err(format!("{name} must be at least 1 (seconds)"));
+            }
+            *field = Duration::from_secs(secs);
+        }
+    }
+    Ok(opts)
 }
 
 #[cfg(test)]
@@ -108,5 +141,25 @@ mod tests {
         )
         .unwrap_err();
         assert!(keys.contains("fleetup_public_keys"), "{keys}");
+    }
+
+    #[test]
+    fn fetch_timeouts_from_extra_vars_then_all_vars() {
+        let none = fetch_options_from(&Vars::new(), &Vars::new()).unwrap();
+        assert_eq!(none, FetchOptions::default());
+        let all = vars(json!({"fleetup_fetch_timeout": 5, "fleetup_fetch_idle_timeout": "2"}));
+        let extra = vars(json!({"fleetup_fetch_timeout": "7"}));
+        let o = fetch_options_from(&extra, &all).unwrap();
+        assert_eq!(o.total_timeout, Duration::from_secs(7), "-e wins");
+        assert_eq!(o.idle_timeout, Duration::from_secs(2));
+        assert_eq!(o.connect_timeout, FetchOptions::default().connect_timeout);
+        for bad in [json!(0), json!("soon"), json!(-3), json!(1.5), json!([1])] {
+            let e = fetch_options_from(
+                &vars(json!({"fleetup_fetch_idle_timeout": bad})),
+                &Vars::new(),
+            )
+            .unwrap_err();
+            assert!(e.contains("fleetup_fetch_idle_timeout"), "{bad}: {e}");
+        }
     }
 }

@@ -17,6 +17,7 @@ use jiff::Timestamp;
 use reqwest::Url;
 
 use super::fetch::{FetchOptions, fetch_capped};
+use super::history::{IndexHistory, index_time};
 use super::index::{MAX_INDEX_BYTES, is_sane_name};
 use super::trust::MAX_SIGNATURE_BYTES;
 use super::{Artifact, ChannelIndex, ReleaseError, Result, TrustedKeys};
@@ -214,6 +215,9 @@ pub struct VerifiedIndex {
     pub key_id: String,
     /// The signature's trusted comment.
     pub trusted_comment: String,
+    /// When it was published: the later of its `published` field and its signature's
+    /// `timestamp:` (see [`super::history`]), if it has either.
+    pub published: Option<Timestamp>,
     /// Where the index was read.
     pub url: Url,
     pub source: Source,
@@ -246,13 +250,31 @@ pub async fn fetch_verified_index(
     let bytes = fetch_capped(&url, MAX_INDEX_BYTES, opts).await?;
     let verified = keys.verify(url.as_str(), &bytes, &sig, opts.allow_legacy_signatures)?;
     let index = ChannelIndex::parse(url.as_str(), channel, &bytes, now)?;
+    let published = index_time(&index, &verified.trusted_comment);
     Ok(VerifiedIndex {
         index,
         key_id: verified.key_id,
         trusted_comment: verified.trusted_comment,
+        published,
         url,
         source: source.clone(),
     })
+}
+
+/// [`fetch_verified_index`], then the replay check: an index older than one `history` already
+/// accepted from the same URL is refused ([`ReleaseError::Replayed`]); a newer one is
+/// remembered. What the fleet commands use.
+pub async fn fetch_current_index(
+    source: &Source,
+    channel: &str,
+    keys: &TrustedKeys,
+    now: Timestamp,
+    opts: &FetchOptions,
+    history: &IndexHistory,
+) -> Result<VerifiedIndex> {
+    let verified = fetch_verified_index(source, channel, keys, now, opts).await?;
+    history.accept(&verified.url, verified.published)?;
+    Ok(verified)
 }
 
 #[cfg(test)]

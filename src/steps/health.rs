@@ -3,7 +3,7 @@
 //! Restart: `fleetup_restart_command` through `sh -c` (the user's command is one argv word,
 //! the script), else `systemctl restart <fleetup_service>`; killed after
 //! `fleetup_restart_timeout`. Health: `fleetup_health_url` with
-//! `curl -fsS --max-time N -o /dev/null --url URL`, or `fleetup_health_command` with `sh -c`,
+//! `curl -fsSg --max-time N -o /dev/null --url URL`, or `fleetup_health_command` with `sh -c`,
 //! tried once a second until it passes or `fleetup_health_timeout` seconds have gone by.
 
 use std::time::Duration;
@@ -58,7 +58,8 @@ pub fn health_command(settings: &HostSettings) -> Option<RemoteCommand> {
     let check: Vec<String> = match (&settings.health_url, &settings.health_command) {
         (Some(url), _) => vec![
             "curl".into(),
-            "-fsS".into(),
+            // --globoff: `{}` and `[]` in the URL are literal, never curl's URL globbing.
+            "-fsSg".into(),
             "--max-time".into(),
             per.to_string(),
             "-o".into(),
@@ -149,7 +150,7 @@ mod tests {
                 "30",
                 "10",
                 "curl",
-                "-fsS",
+                "-fsSg",
                 "--max-time",
                 "10",
                 "-o",

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::settings::HostSettings;
 use super::version::{first_semver, go_arch, go_os};
 use super::{Step, StepError, run, script_command, split_path};
+use crate::compress::Compression;
 use crate::transport::{RemoteCommand, Transport};
 
 /// Seconds the binary's version command may run during the probe (`timeout` on the host).
@@ -22,7 +23,10 @@ echo 'fleetup-probe 1'
 echo "os=$(uname -s)"
 echo "arch=$(uname -m)"
 echo "user=$(id -un)"
-real=$(realpath -e -- "$b" 2>&1) || { echo "error=resolve"; echo "detail=$real"; exit 0; }
+nl='
+'
+real=$(realpath -e -- "$b" 2>&1) || { echo "error=resolve"; echo "detail=$real" | head -n 1; exit 0; }
+case $real in *"$nl"*) echo 'error=newline'; exit 0 ;; esac
 echo "real=$real"
 if [ -d "$real" ]; then echo 'error=directory'; exit 0; fi
 if [ ! -f "$real" ]; then echo 'error=notfile'; exit 0; fi
@@ -43,8 +47,13 @@ df -P -k -- "$dir" 2>&1 | sed 's/^/df| /'
 echo
 getcap -- "$real" 2>&1 | sed 's/^/getcap| /'
 echo
-for f in "$dir"/"$base".fleetup-bak-*; do [ -f "$f" ] && echo "backup=${f##*/}"; done
+for f in "$dir"/"$base".fleetup-bak-*; do case $f in *"$nl"*) continue ;; esac; [ -f "$f" ] && echo "backup=${f##*/}"; done
 [ -e "$dir/.$base.fleetup.lock" ] && echo 'locked=1'
+printf 'decompress='; for c in zstd gzip; do command -v "$c" >/dev/null 2>&1 && printf '%s ' "$c"; done; echo
+own=$(stat -c %u -- "$real"); grp=$(stat -c %g -- "$real")
+if [ "$(id -u)" = 0 ] && [ "$own" != 0 ]; then
+  if command -v setpriv >/dev/null 2>&1; then set -- setpriv --reuid="$own" --regid="$grp" --clear-groups -- "$@"; echo "version_as=$own"; else echo 'version_as=root'; fi
+fi
 if command -v timeout >/dev/null 2>&1; then set -- timeout -k 2 "$vt" "$@"; fi
 "$@" </dev/null 2>&1 | head -c 16384 | sed 's/^/version| /'
 echo
@@ -93,6 +102,8 @@ pub struct Probe {
     pub backups: Vec<String>,
     /// Whether a lock file is present (another run, or a stale one).
     pub locked: bool,
+    /// The decompressors the host has (for `fleetup_compress`).
+    pub decompressors: Vec<Compression>,
 }
 
 /// The probe command for a host (one round trip).
@@ -195,9 +206,13 @@ pub fn parse_probe(host: &str, binary: &str, text: &str) -> Result<Probe, String
         dir_writable: false,
         backups: Vec::new(),
         locked: false,
+        decompressors: Vec::new(),
     };
     let (mut error, mut detail, mut stat, mut ended) = (None, String::new(), None, false);
     let (mut df, mut getcap) = (Vec::new(), Vec::new());
+    // Each key once: a file name with a newline in the binary's directory must not be able to
+    // add a line of its own (a later `stat=` or `sha256=` would win).
+    let mut seen: Vec<&str> = Vec::new();
     for line in text.lines() {
         if let Some(v) = line.strip_prefix("version| ") {
             p.version_output.push_str(v);
@@ -207,6 +222,15 @@ pub fn parse_probe(host: &str, binary: &str, text: &str) -> Result<Probe, String
         } else if let Some(v) = line.strip_prefix("getcap| ") {
             getcap.push(v);
         } else if let Some((k, v)) = line.split_once('=') {
+            if k != "backup" {
+                if seen.contains(&k) {
+                    return Err(format!(
+                        "the probe printed {k}= twice (a file name with a newline in {}?): its output cannot be trusted",
+                        split_path(binary).0
+                    ));
+                }
+                seen.push(k);
+            }
             match k {
                 "os" => p.os = go_os(v),
                 "arch" => p.arch = go_arch(v),
@@ -219,6 +243,7 @@ pub fn parse_probe(host: &str, binary: &str, text: &str) -> Result<Probe, String
                 "writable" => p.dir_writable = v == "1",
                 "backup" => p.backups.push(v.to_owned()),
                 "locked" => p.locked = true,
+                "decompress" => p.decompressors = Compression::parse_available(v),
                 "error" => error = Some(v.to_owned()),
                 "detail" => detail = v.trim().to_owned(),
                 "end" => ended = true,
@@ -250,6 +275,9 @@ pub fn parse_probe(host: &str, binary: &str, text: &str) -> Result<Probe, String
                 "cannot read {} on {host} as {}: {detail}",
                 p.real_path, p.user
             ),
+            "newline" => {
+                format!("fleetup_binary {binary} on {host} resolves to a path with a newline")
+            }
             other => format!("probe error {other}: {detail}"),
         });
     }
@@ -342,6 +370,28 @@ version| app version v1.2.0 (go1.22.1)
 
 end=1
 ";
+
+    /// A backup file named `x\nstat=6755 0 0 …` in the binary's directory would print a second
+    /// `stat=` line (setuid root on the staged binary) or `sha256=` (a fake "unchanged"): any
+    /// key but `backup` printed twice makes the whole output untrusted.
+    #[test]
+    fn a_key_printed_twice_is_refused() {
+        let forged = OK.replace("locked=1\n", "locked=1\nstat=6755 0 0 1234 root root\n");
+        let e = parse_probe("web1", "/opt/app/bin/app", &forged).unwrap_err();
+        assert!(
+            e.contains("stat= twice") && e.contains("/opt/app/bin"),
+            "{e}"
+        );
+        let forged = OK.replace("writable=1\n", "writable=1\nsha256=00\n");
+        assert!(parse_probe("web1", "/opt/app/bin/app", &forged).is_err());
+        let two_backups = OK.replace(
+            "locked=1\n",
+            "backup=app-1.2.0.fleetup-bak-1.0.0-20230101T000000Z\nlocked=1\n",
+        );
+        let p = parse_probe("web1", "/opt/app/bin/app", &two_backups).unwrap();
+        assert_eq!(p.backups.len(), 2);
+        assert!(PROBE_SCRIPT.contains(r#"*"$nl"*) continue"#));
+    }
 
     #[test]
     fn an_unhashed_binary_has_no_sha256_and_an_identity_is_required() {

@@ -20,19 +20,26 @@ use crate::transport::{CommandOutput, RemoteCommand, Transport};
 pub const VERSION_TIMEOUT_SECS: u64 = 10;
 
 /// `$1` temp path, `$2` size, `$3` sha256, `$4` uid, `$5` gid, `$6` octal mode, `$7` setcap
-/// (`1`/`0`), `$8` seconds for the version command, `$9…` the version argv (run on the temp
+/// (`1`/`0`), `$8` seconds for the version command, `$9` the stream's compression (`none`,
+/// `zstd`, `gzip`), `$10` the bytes on the wire, `$11…` the version argv (run on the temp
 /// file). Prints `staged` then the version output; on failure removes the file, says why on
-/// stderr, exits 1.
+/// stderr, exits 1. A compressed stream is decompressed into the file, capped at one byte more
+/// than the artifact (so a bad stream cannot fill the disk), and the file is then checked
+/// against the artifact's size and sha256 exactly as an uncompressed one.
 pub const STAGE_SCRIPT: &str = concat!(
     "set -u\n",
     sha_fn!(),
-    r#"tmp=$1 size=$2 sha=$3 uid=$4 gid=$5 mode=$6 cap=$7 vt=$8; shift 8
+    r#"tmp=$1 size=$2 sha=$3 uid=$4 gid=$5 mode=$6 cap=$7 vt=$8 comp=$9 wire=${10}; shift 10
 umask 077
 if ! (set -C; : > "$tmp"); then echo "fleetup-stage: cannot create $tmp" >&2; exit 1; fi
 trap 'rm -f -- "$tmp"; exit 1' HUP INT TERM
 fail() { rm -f -- "$tmp"; echo "fleetup-stage: $1" >&2; exit 1; }
-head -c "$size" > "$tmp" || fail "writing $tmp failed"
-[ "$(head -c 1 | wc -c)" -eq 0 ] || fail "more than the expected $size bytes were sent"
+case $comp in
+none) head -c "$size" > "$tmp" || fail "writing $tmp failed" ;;
+zstd|gzip) head -c "$wire" | "$comp" -d -c -q | head -c $((size + 1)) > "$tmp" || fail "writing $tmp failed" ;;
+*) fail "unknown compression $comp" ;;
+esac
+[ "$(head -c 1 | wc -c)" -eq 0 ] || fail "more than the expected $wire bytes were sent"
 got=$(stat -c %s -- "$tmp") || fail "cannot stat $tmp"
 [ "$got" = "$size" ] || fail "received $got bytes, expected $size"
 sync -- "$tmp" || fail "fsync of $tmp failed"
@@ -61,8 +68,14 @@ pub fn temp_path(dir: &str, name: &str) -> String {
     join(dir, &format!(".{name}.fleetup-{}", random_suffix()))
 }
 
-/// The stage command for `plan`, writing to `tmp`.
-pub fn stage_command(settings: &HostSettings, plan: &Plan, tmp: &str) -> RemoteCommand {
+/// The stage command for `plan`, writing to `tmp`, `wire_size` bytes coming on stdin (the
+/// artifact compressed as `plan.compression` says).
+pub fn stage_command(
+    settings: &HostSettings,
+    plan: &Plan,
+    tmp: &str,
+    wire_size: usize,
+) -> RemoteCommand {
     let p = &plan.probe;
     let mut args = vec![
         tmp.to_owned(),
@@ -73,6 +86,8 @@ pub fn stage_command(settings: &HostSettings, plan: &Plan, tmp: &str) -> RemoteC
         format!("{:o}", p.mode),
         if plan.setcap { "1" } else { "0" }.to_owned(),
         VERSION_TIMEOUT_SECS.to_string(),
+        plan.compression.name().to_owned(),
+        wire_size.to_string(),
     ];
     args.extend(settings.version_argv(tmp));
     script_command(
@@ -108,7 +123,8 @@ pub fn check_version(output: &str, target: &str) -> Result<(), String> {
     }
 }
 
-/// Stages `artifact` (the bytes of `plan.artifact`) next to the binary.
+/// Stages `artifact` (the bytes of `plan.artifact`, compressed as `plan.compression` says)
+/// next to the binary.
 pub async fn stage<T: Transport>(
     t: &T,
     settings: &HostSettings,
@@ -118,7 +134,7 @@ pub async fn stage<T: Transport>(
 ) -> Result<Staged, StepError> {
     let name = super::split_path(&plan.probe.real_path).1;
     let tmp = temp_path(&plan.probe.dir, name);
-    let cmd = stage_command(settings, plan, &tmp);
+    let cmd = stage_command(settings, plan, &tmp, artifact.len());
     let out = t
         .exec_counted(&cmd, artifact, sent)
         .await
@@ -226,7 +242,7 @@ mod tests {
         let plan = decide(&probe, &s, "1.1.0", &a, false);
         let tmp = temp_path(&probe.dir, "app");
         assert!(tmp.starts_with("/opt/a b/.app.fleetup-"), "{tmp}");
-        let c = stage_command(&s, &plan, &tmp);
+        let c = stage_command(&s, &plan, &tmp, 42);
         assert_eq!(c.argv[..4], ["sh", "-c", STAGE_SCRIPT, "fleetup-stage"]);
         assert_eq!(
             c.argv[4..],
@@ -239,6 +255,8 @@ mod tests {
                 "4750",
                 "1",
                 "10",
+                "none",
+                "42",
                 tmp.as_str(),
                 "--version"
             ]
@@ -366,16 +384,9 @@ mod tests {
         let mut plan = plan_as("root");
         plan.probe.dir = "/sys".into();
         let tmp = "/sys/.app.fleetup-test";
-        let out = std::process::Command::new("sh")
-            .args([
-                "-c",
-                STAGE_SCRIPT,
-                "fleetup-stage",
-                tmp,
-                "0",
-                &"0".repeat(64),
-            ])
-            .args(["0", "0", "755", "0", "10", "true"])
+        let cmd = stage_command(&HostSettings::for_binary("/sys/app"), &plan, tmp, 0);
+        let out = std::process::Command::new(&cmd.argv[0])
+            .args(&cmd.argv[1..])
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();

@@ -16,6 +16,7 @@ use super::rollback::{Restored, restore};
 use super::settings::HostSettings;
 use super::swap::backup_and_swap;
 use super::{Step, StepError, lock, split_path, stage};
+use crate::compress::Compression;
 use crate::plan::{Action, Plan};
 use crate::transport::Transport;
 
@@ -127,11 +128,15 @@ async fn locked<T: Transport>(
     } else {
         ""
     };
+    let sent = match plan.compression {
+        Compression::None => format!("{size} bytes"),
+        c => format!("{} bytes ({size} sent, {})", plan.artifact.size, c.name()),
+    };
     events.step_done(
         t.host(),
         Step::Stage,
         &format!(
-            "{size} bytes, sha256 verified on the host{setcap}, reports {}",
+            "{sent}, sha256 verified on the host{setcap}, reports {}",
             plan.target
         ),
     );

@@ -12,7 +12,7 @@ use super::known_hosts::{self, Decision, HostKeyPolicy, KnownHosts};
 use super::ssh::{HostKeyVerifier, JumpTarget, SshTarget};
 use super::ssh_config::{JumpHost, SshConfig, parse_proxy_jump};
 use crate::inventory::vars::{list, number, string};
-use crate::inventory::{Vars, check_host_name};
+use crate::inventory::{Vars, check_host_name, check_user_name};
 
 /// What every host's connection shares: the controller's ssh_config and home directory.
 #[derive(Debug)]
@@ -34,7 +34,11 @@ impl SshDefaults {
         if let Some(k) = cache.get(files) {
             return Ok(Arc::clone(k));
         }
-        let k = Arc::new(Mutex::new(KnownHosts::load(files)?));
+        let loaded = KnownHosts::load(files)?;
+        for w in loaded.warnings() {
+            tracing::warn!("known_hosts: {w}");
+        }
+        let k = Arc::new(Mutex::new(loaded));
         cache.insert(files.to_vec(), Arc::clone(&k));
         Ok(k)
     }
@@ -64,6 +68,28 @@ fn check_word(what: &str, value: &str) -> Result<(), String> {
     check_host_name(value).map_err(|why| format!("{what} {value:?}: {why}"))
 }
 
+/// An address fleetup connects to (resolved, then written in known_hosts when accept-new
+/// records it): a DNS name or an IP address — ASCII letters, digits and `.-_:%` (`%` for an
+/// IPv6 zone), and not starting with `-`. Anything else (`;`, `$`, quotes, brackets, a
+/// `-oProxyCommand=…`) is in no host name and is refused, naming where it came from.
+fn check_address(what: &str, value: &str) -> Result<(), String> {
+    check_word(what, value)?;
+    if let Some(c) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '%')))
+    {
+        return Err(format!(
+            "{what} {value:?}: contains {c:?}, which is in no host name or IP address"
+        ));
+    }
+    Ok(())
+}
+
+/// A remote user name ([`check_user_name`]), with the variable named in the error.
+fn check_user(what: &str, value: &str) -> Result<(), String> {
+    check_user_name(value).map_err(|why| format!("{what} {value:?} is not a user name: {why}"))
+}
+
 /// `ansible_port` as Ansible accepts it: a number or a string of digits.
 fn port_var(vars: &Vars) -> Result<Option<u16>, String> {
     match number(vars, "ansible_port")? {
@@ -86,12 +112,15 @@ fn expand_home(path: &str, home: &Path) -> PathBuf {
     }
 }
 
-/// The ProxyJump a host asks for: `fleetup_jump_host`, else `-o ProxyJump=…` or `-J …` in
-/// `ansible_ssh_common_args`/`ansible_ssh_extra_args` (so an Ansible inventory's bastion
-/// works unchanged), else none (ssh_config may still give one).
-fn jump_var(vars: &Vars) -> Result<Option<String>, String> {
+/// The ProxyJump a host asks for, with the variable it came from: `fleetup_jump_host`, else
+/// `-o ProxyJump=…` or `-J …` in `ansible_ssh_common_args`/`ansible_ssh_extra_args` (so an
+/// Ansible inventory's bastion works unchanged), else none (ssh_config may still give one).
+/// A `ProxyCommand` in those arguments (other than `none`) is refused when no
+/// `fleetup_jump_host` says how to reach the host: fleetup runs no local command for a
+/// connection, and connecting directly instead would not be what the inventory asks.
+fn jump_var(vars: &Vars) -> Result<Option<(String, &'static str)>, String> {
     if let Some(j) = string(vars, "fleetup_jump_host")? {
-        return Ok(Some(j));
+        return Ok(Some((j, "fleetup_jump_host")));
     }
     for name in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
         let Some(args) = string(vars, name)? else {
@@ -100,37 +129,48 @@ fn jump_var(vars: &Vars) -> Result<Option<String>, String> {
         let words = shlex::split(&args).ok_or(format!("{name}: unbalanced quotes"))?;
         let mut it = words.iter();
         while let Some(w) = it.next() {
-            let value = if w == "-J" {
-                it.next().cloned()
-            } else if w == "-o" {
-                it.next().and_then(|o| proxy_jump_option(o))
+            let option = if w == "-o" {
+                it.next().map(String::as_str)
             } else {
                 w.strip_prefix("-o")
-                    .and_then(proxy_jump_option)
-                    .or_else(|| {
-                        w.strip_prefix("-J")
-                            .filter(|v| !v.is_empty())
-                            .map(str::to_owned)
-                    })
+            };
+            if let Some(o) = option
+                && option_value(o, "proxycommand").is_some_and(|v| !v.eq_ignore_ascii_case("none"))
+            {
+                return Err(format!(
+                    "{name} sets a ProxyCommand, which fleetup does not run: use ProxyJump \
+                     (-J, or fleetup_jump_host)"
+                ));
+            }
+            let value = if w == "-J" {
+                it.next().cloned()
+            } else if let Some(o) = option {
+                option_value(o, "proxyjump")
+            } else {
+                w.strip_prefix("-J")
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
             };
             if let Some(v) = value {
-                return Ok(Some(v));
+                return Ok(Some((v, name)));
             }
         }
     }
     Ok(None)
 }
 
-fn proxy_jump_option(option: &str) -> Option<String> {
-    let (key, value) = option.split_once(['=', ' '])?;
-    key.trim()
-        .eq_ignore_ascii_case("proxyjump")
+/// The value of `-o KEY=VALUE` (or `KEY VALUE`) when KEY is `key` (lowercase).
+fn option_value(option: &str, key: &str) -> Option<String> {
+    let (k, value) = option.split_once(['=', ' '])?;
+    k.trim()
+        .eq_ignore_ascii_case(key)
         .then(|| value.trim().to_owned())
 }
 
 /// The SSH target for inventory host `name` with merged variables `vars`.
 pub fn ssh_target(name: &str, vars: &Vars, d: &SshDefaults) -> Result<SshTarget, String> {
-    let alias = string(vars, "ansible_host")?.unwrap_or_else(|| name.to_owned());
+    let given_host = string(vars, "ansible_host")?;
+    let alias = given_host.clone().unwrap_or_else(|| name.to_owned());
     let alias = alias.as_str();
     check_word("ansible_host", alias)?;
     let cfg = d.ssh_config.resolve(alias)?;
@@ -139,14 +179,24 @@ pub fn ssh_target(name: &str, vars: &Vars, d: &SshDefaults) -> Result<SshTarget,
             "~/.ssh/config gives {alias} a ProxyCommand, which fleetup does not run; use ProxyJump"
         ));
     }
-    let address = cfg.hostname.clone().unwrap_or_else(|| alias.to_owned());
-    check_word("host name", &address)?;
+    let (address, from) = match (&cfg.hostname, &given_host) {
+        (Some(h), _) => (h.clone(), "HostName (from ~/.ssh/config)"),
+        (None, Some(h)) => (h.clone(), "ansible_host"),
+        (None, None) => (name.to_owned(), "host name (no ansible_host)"),
+    };
+    check_address(from, &address)?;
     let port = port_var(vars)?.or(cfg.port).unwrap_or(22);
     let user = match string(vars, "ansible_user")? {
-        Some(u) => u,
-        None => cfg.user.clone().unwrap_or_else(|| d.local_user.clone()),
+        Some(u) => {
+            check_user("ansible_user", &u)?;
+            u
+        }
+        None => {
+            let u = cfg.user.clone().unwrap_or_else(|| d.local_user.clone());
+            check_user("user (ssh_config User, else the local user)", &u)?;
+            u
+        }
     };
-    check_word("ansible_user", &user)?;
 
     let mut identity_files: Vec<PathBuf> = Vec::new();
     if let Some(key) =
@@ -157,13 +207,16 @@ pub fn ssh_target(name: &str, vars: &Vars, d: &SshDefaults) -> Result<SshTarget,
     identity_files.extend(cfg.identity_files.iter().cloned());
     let use_default_identities = identity_files.is_empty() && !cfg.identity_files_configured;
 
-    let jumps: Vec<JumpHost> = match jump_var(vars)? {
-        Some(spec) => parse_proxy_jump(&spec)?,
-        None => cfg.proxy_jump.clone(),
+    let (jumps, jump_from): (Vec<JumpHost>, &str) = match jump_var(vars)? {
+        Some((spec, from)) => (
+            parse_proxy_jump(&spec).map_err(|e| format!("{from}: {e}"))?,
+            from,
+        ),
+        None => (cfg.proxy_jump.clone(), "ProxyJump (from ~/.ssh/config)"),
     };
     let jump = jumps
         .iter()
-        .map(|j| jump_target(j, &user, d))
+        .map(|j| jump_target(j, &user, d).map_err(|e| format!("{jump_from}: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
 
     let known_files: Vec<PathBuf> = {
@@ -180,9 +233,12 @@ pub fn ssh_target(name: &str, vars: &Vars, d: &SshDefaults) -> Result<SshTarget,
         }
     };
     let policy = match string(vars, "fleetup_host_key_checking")? {
-        Some(p) => HostKeyPolicy::parse(&p)?,
+        Some(p) => {
+            HostKeyPolicy::parse(&p).map_err(|e| format!("fleetup_host_key_checking: {e}"))?
+        }
         None => match &cfg.strict_host_key_checking {
-            Some(p) => HostKeyPolicy::parse(p)?,
+            Some(p) => HostKeyPolicy::parse(p)
+                .map_err(|e| format!("StrictHostKeyChecking (from ~/.ssh/config): {e}"))?,
             None => HostKeyPolicy::Strict,
         },
     };
@@ -198,12 +254,16 @@ pub fn ssh_target(name: &str, vars: &Vars, d: &SshDefaults) -> Result<SshTarget,
         .cloned()
         .unwrap_or_else(|| d.home.join(".ssh/known_hosts"));
 
+    // Jump connections are shared between hosts that trust and authenticate alike.
+    let share_jumps =
+        format!("{known_files:?} {policy:?} {identity_files:?} {use_default_identities}");
     let mut target = SshTarget::new(
         name,
         address,
         user,
         verifier(name, known, policy, record_file),
     );
+    target.share_jumps = Some(share_jumps);
     target.port = port;
     target.identity_files = identity_files;
     target.use_default_identities = use_default_identities;
@@ -218,13 +278,13 @@ fn jump_target(j: &JumpHost, target_user: &str, d: &SshDefaults) -> Result<JumpT
     check_word("jump host", &j.host)?;
     let cfg = d.ssh_config.resolve(&j.host)?;
     let address = cfg.hostname.unwrap_or_else(|| j.host.clone());
-    check_word("jump host name", &address)?;
+    check_address("jump host name", &address)?;
     let user = j
         .user
         .clone()
         .or(cfg.user)
         .unwrap_or_else(|| target_user.to_owned());
-    check_word("jump host user", &user)?;
+    check_user("jump host user", &user)?;
     Ok(JumpTarget {
         address,
         port: j.port.or(cfg.port).unwrap_or(22),
@@ -378,7 +438,10 @@ mod tests {
             (json!({"ansible_user": "a b"}), "ansible_user"),
             (json!({"ansible_port": 70000}), "ansible_port"),
             (json!({"ansible_port": "22; reboot"}), "ansible_port"),
-            (json!({"fleetup_host_key_checking": "maybe"}), "maybe"),
+            (
+                json!({"fleetup_host_key_checking": "maybe"}),
+                "fleetup_host_key_checking: invalid host key checking \"maybe\"",
+            ),
             (json!({"fleetup_jump_host": "-oProxyCommand=x"}), "jump"),
         ] {
             let err = ssh_target("h", &vars(v.clone()), &d).unwrap_err();
@@ -386,5 +449,104 @@ mod tests {
         }
         let err = ssh_target("proxied", &Vars::new(), &d).unwrap_err();
         assert!(err.contains("ProxyCommand"), "{err}");
+    }
+
+    #[test]
+    fn shell_metacharacters_in_connection_values_are_refused_naming_the_variable() {
+        let (_h, d) = defaults("Host aliased\n  HostName 10.0.0.9\n");
+        for (v, needle) in [
+            (
+                json!({"ansible_host": "10.0.0.1;touch${IFS}x"}),
+                "ansible_host \"10.0.0.1;touch${IFS}x\": contains ';'",
+            ),
+            (json!({"ansible_host": "$(touch${IFS}x)"}), "ansible_host"),
+            (json!({"ansible_host": "`touch${IFS}x`"}), "ansible_host"),
+            (json!({"ansible_host": "h'\"q"}), "ansible_host"),
+            (json!({"ansible_host": "a\ntouch x"}), "ansible_host"),
+            (json!({"ansible_host": "[::1]"}), "ansible_host"),
+            (json!({"ansible_user": "root;touch${IFS}x"}), "ansible_user"),
+            (json!({"ansible_user": "$(touch${IFS}x)"}), "ansible_user"),
+            (json!({"ansible_user": "../../etc/ssh/key"}), "ansible_user"),
+            (
+                json!({"fleetup_jump_host": "gw;touch${IFS}x"}),
+                "fleetup_jump_host",
+            ),
+            (
+                json!({"fleetup_jump_host": "root@$(touch${IFS}x)"}),
+                "fleetup_jump_host",
+            ),
+            (
+                json!({"fleetup_jump_host": "-oProxyCommand=touch${IFS}x@gw"}),
+                "fleetup_jump_host",
+            ),
+            (
+                json!({"fleetup_jump_host": "gw,-oProxyCommand=x"}),
+                "fleetup_jump_host",
+            ),
+            (
+                json!({"ansible_ssh_common_args": "-J 'gw;touch${IFS}x'"}),
+                "ansible_ssh_common_args",
+            ),
+            (
+                json!({"ansible_ssh_common_args": "-o ProxyCommand=\"touch x\""}),
+                "ProxyCommand",
+            ),
+            (
+                json!({"ansible_ssh_extra_args": "-oProxyCommand=touch${IFS}x"}),
+                "ansible_ssh_extra_args sets a ProxyCommand",
+            ),
+            (
+                json!({"ansible_ssh_common_args": "-o 'proxycommand touch x'"}),
+                "ProxyCommand",
+            ),
+            (
+                json!({"ansible_ssh_common_args": "-o ProxyCommand=none -o ProxyJump=-x"}),
+                "ansible_ssh_common_args: ProxyJump: bad jump host",
+            ),
+            (json!({"ansible_port": "22;touch${IFS}x"}), "ansible_port"),
+        ] {
+            let err = ssh_target("h", &vars(v.clone()), &d).unwrap_err();
+            assert!(err.contains(needle), "{v}: {err}");
+        }
+        // The inventory name is the address when there is no ansible_host: checked the same.
+        let err = ssh_target("web$(touch${IFS}x)", &Vars::new(), &d).unwrap_err();
+        assert!(
+            err.contains("host name (no ansible_host)") && err.contains("'$'"),
+            "{err}"
+        );
+        // An alias resolved by ssh_config is fine; IPv6 and zones too.
+        assert_eq!(
+            ssh_target("aliased", &Vars::new(), &d).unwrap().address,
+            "10.0.0.9"
+        );
+        for ok in ["fe80::1%eth0", "::1", "web_01.example.com", "192.0.2.1"] {
+            let t = ssh_target("h", &vars(json!({"ansible_host": ok})), &d).unwrap();
+            assert_eq!(t.address, ok);
+        }
+        let t = ssh_target(
+            "h",
+            &vars(json!({"ansible_ssh_common_args": "-o StrictHostKeyChecking=no -J ops@gw"})),
+            &d,
+        )
+        .unwrap();
+        assert_eq!(
+            (t.jump[0].user.as_str(), t.jump[0].address.as_str()),
+            ("ops", "gw")
+        );
+        // `ProxyCommand none` is no proxy command; fleetup_jump_host overrides the arguments.
+        let t = ssh_target(
+            "h",
+            &vars(json!({"ansible_ssh_common_args": "-o ProxyCommand=none"})),
+            &d,
+        )
+        .unwrap();
+        assert!(t.jump.is_empty());
+        let t = ssh_target(
+            "h",
+            &vars(json!({"ansible_ssh_common_args": "-o ProxyCommand='ssh -W %h:%p gw'", "fleetup_jump_host": "gw2"})),
+            &d,
+        )
+        .unwrap();
+        assert_eq!(t.jump[0].address, "gw2");
     }
 }

@@ -25,11 +25,17 @@
 //!   (OpenSSH 9.2 warns but then *adds* such a key with `accept-new`).
 //! - Keys are compared by their key data (`PublicKey == PublicKey` also compares comments).
 //! - Lines that do not parse are skipped, as OpenSSH does, and listed in
-//!   [`KnownHosts::warnings`].
+//!   [`KnownHosts::warnings`] — except a `@revoked` line or an unknown `@marker` (a misspelt
+//!   revocation?): fleetup then refuses the whole file rather than let the revoked key in
+//!   ([`KnownHosts::load`] fails naming file and line).
+//! - A host with no plain key on file but matched by a `@cert-authority` line is
+//!   [`HostKeyStatus::CertAuthorityOnly`], never `Unknown`: fleetup does not check host
+//!   certificates, and accept-new must not record a key for a host whose trust is set up
+//!   through a CA. `strict` and `accept-new` refuse it; `off` accepts it as it accepts any key.
 //!
 //! # Not supported
 //! - Host certificates: `@cert-authority` lines are parsed and kept but never make a key
-//!   `Known`. [`KnownHosts::check`] takes a plain key; a host that can only present a
+//!   `Known` (see `CertAuthorityOnly` above). [`KnownHosts::check`] takes a plain key; a host that can only present a
 //!   certificate is `Unknown` to fleetup (russh advertises no certificate algorithms unless
 //!   asked to, so such a host normally presents its plain key).
 //! - `CheckHostIP` (off by default since OpenSSH 8.5), `HostKeyAlias`, `KnownHostsCommand`,
@@ -79,6 +85,14 @@ pub enum HostKeyStatus {
     Revoked {
         /// `file:line` of the `@revoked` line.
         location: String,
+    },
+    /// No plain key is on file for this host, but `@cert-authority` lines cover it: it is
+    /// meant to be trusted through host certificates, which fleetup does not support. Not
+    /// `Unknown`: accept-new must not record a key for a host whose trust is already set up
+    /// another way.
+    CertAuthorityOnly {
+        /// `file:line` of each `@cert-authority` line that matches the host.
+        locations: Vec<String>,
     },
 }
 
@@ -222,6 +236,9 @@ impl Entry {
 pub struct KnownHosts {
     entries: Vec<Entry>,
     warnings: Vec<String>,
+    /// Lines that must not be skipped: a `@revoked` line that does not parse, or an unknown
+    /// `@marker` (a misspelt `@revoked`?). Skipping them would let a revoked key in.
+    errors: Vec<String>,
 }
 
 impl fmt::Debug for KnownHosts {
@@ -229,6 +246,7 @@ impl fmt::Debug for KnownHosts {
         f.debug_struct("KnownHosts")
             .field("entries", &self.entries.len())
             .field("warnings", &self.warnings)
+            .field("errors", &self.errors)
             .finish()
     }
 }
@@ -266,6 +284,18 @@ fn parse_line(line: &str) -> Result<Option<(Option<Marker>, Hosts, PublicKey)>, 
     Ok(Some((marker, hosts, key)))
 }
 
+/// Whether a line that does not parse must stop the load rather than be skipped: a
+/// `@revoked` line, or any line starting with a marker other than `@cert-authority` (which
+/// never makes a key acceptable, so skipping it is safe).
+fn must_not_skip(line: &str) -> bool {
+    let first = line
+        .trim_start_matches([' ', '\t'])
+        .split([' ', '\t'])
+        .next()
+        .unwrap_or_default();
+    first.starts_with('@') && first != "@cert-authority"
+}
+
 /// Reads a whole file into memory, at most [`MAX_FILE_BYTES`]. `Ok(None)` when it does not
 /// exist.
 fn read_capped(path: &Path) -> Result<Option<Vec<u8>>, String> {
@@ -292,12 +322,23 @@ impl KnownHosts {
     /// Reads the files in order. A missing file counts as empty; one that cannot be read (or is
     /// over [`MAX_FILE_BYTES`]) is an error naming it. Lines that do not parse are skipped and
     /// listed in [`Self::warnings`].
+    ///
+    /// A `@revoked` line that does not parse, or a line with an unknown `@marker`, is an
+    /// error (naming file and line) instead: OpenSSH skips such lines, which lets the key a
+    /// mistyped revocation meant to stop back in. fleetup fails closed.
     pub fn load(files: &[PathBuf]) -> Result<KnownHosts, String> {
         let mut known = KnownHosts::default();
         for path in files {
             if let Some(bytes) = read_capped(path)? {
                 known.add_text(path, &String::from_utf8_lossy(&bytes));
             }
+        }
+        if !known.errors.is_empty() {
+            return Err(format!(
+                "{}; refusing to check host keys against a revocation that cannot be read: fix \
+                 or remove the line",
+                known.errors.join("; ")
+            ));
         }
         Ok(known)
     }
@@ -314,6 +355,10 @@ impl KnownHosts {
                     file: path.to_path_buf(),
                     line: index + 1,
                 }),
+                Err(e) if must_not_skip(line) => {
+                    self.errors
+                        .push(format!("{}:{}: {e}", path.display(), index + 1));
+                }
                 Err(e) => {
                     self.warnings
                         .push(format!("{}:{}: skipped: {e}", path.display(), index + 1));
@@ -378,13 +423,32 @@ impl KnownHosts {
                 location: entry.location(),
             };
         }
-        match self.status_for(&name, key) {
+        let status = match self.status_for(&name, key) {
             // "checking without port identifier": only an exact match counts.
             HostKeyStatus::Unknown if port != 22 => match self.status_for(&bare, key) {
                 HostKeyStatus::Known => HostKeyStatus::Known,
                 _ => HostKeyStatus::Unknown,
             },
             status => status,
+        };
+        if status != HostKeyStatus::Unknown {
+            return status;
+        }
+        let authorities: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|e| {
+                e.marker == Some(Marker::CertAuthority)
+                    && (e.hosts.matches(&name) || (port != 22 && e.hosts.matches(&bare)))
+            })
+            .map(Entry::location)
+            .collect();
+        if authorities.is_empty() {
+            HostKeyStatus::Unknown
+        } else {
+            HostKeyStatus::CertAuthorityOnly {
+                locations: authorities,
+            }
         }
     }
 

@@ -118,6 +118,50 @@ pub enum TransportError {
     Lost { host: String, reason: String },
 }
 
+impl TransportError {
+    /// The same error, said of `host` (an error shared by several hosts, e.g. their jump
+    /// host's).
+    pub fn for_host(&self, host: &str) -> TransportError {
+        let host = host.to_owned();
+        match self {
+            TransportError::Connect {
+                address, reason, ..
+            } => TransportError::Connect {
+                host,
+                address: address.clone(),
+                reason: reason.clone(),
+            },
+            TransportError::HostKey { reason, .. } => TransportError::HostKey {
+                host,
+                reason: reason.clone(),
+            },
+            TransportError::Auth { user, reason, .. } => TransportError::Auth {
+                host,
+                user: user.clone(),
+                reason: reason.clone(),
+            },
+            TransportError::Timeout {
+                command, seconds, ..
+            } => TransportError::Timeout {
+                host,
+                command: command.clone(),
+                seconds: *seconds,
+            },
+            TransportError::Command {
+                command, reason, ..
+            } => TransportError::Command {
+                host,
+                command: command.clone(),
+                reason: reason.clone(),
+            },
+            TransportError::Lost { reason, .. } => TransportError::Lost {
+                host,
+                reason: reason.clone(),
+            },
+        }
+    }
+}
+
 /// A connection to one host. Every step of that host goes through the same one.
 pub trait Transport: Send + Sync {
     /// The inventory name of the host (for messages).

@@ -28,6 +28,12 @@ pub enum Fault {
     FlipByte(u64),
     /// Announce the full length, send this many body bytes, then close the connection.
     CloseAfter(u64),
+    /// Announce the full length, send this many body bytes, then nothing more (the connection
+    /// stays open, silent) until the server stops: a stall mid-body.
+    StallAfter(u64),
+    /// Announce the full length, then send the body one byte at a time, one every this long
+    /// (a slow loris: never idle long enough for an idle timeout), until the client hangs up.
+    Trickle(Duration),
 }
 
 /// One request the server saw.
@@ -291,6 +297,30 @@ fn serve(s: &Shared, mut conn: TcpStream) -> std::io::Result<()> {
             conn.flush()?;
             while !s.stop.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(())
+        }
+        Some(Fault::StallAfter(n)) => {
+            let n = (n as usize).min(body.len());
+            conn.write_all(&body[..n])?;
+            record(n as u64);
+            conn.flush()?;
+            while !s.stop.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(())
+        }
+        Some(Fault::Trickle(every)) => {
+            for (i, byte) in body.iter().enumerate() {
+                if s.stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                // A write to a connection the client closed fails (at the latest the second
+                // one, after the peer's reset): the thread ends then.
+                conn.write_all(std::slice::from_ref(byte))?;
+                conn.flush()?;
+                record(i as u64 + 1);
+                std::thread::sleep(every);
             }
             Ok(())
         }

@@ -25,6 +25,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
+
+use crate::compress::Compression;
 use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -39,8 +41,9 @@ use crate::plan::{Action, Plan, decide};
 use crate::progress::{Display, Mode};
 use crate::release::cache::Cache;
 use crate::release::fetch::{FetchOptions, download};
-use crate::release::settings::{Overrides, ReleaseSettings};
-use crate::release::source::{Source, VerifiedIndex, fetch_verified_index};
+use crate::release::history::IndexHistory;
+use crate::release::settings::{Overrides, ReleaseSettings, fetch_options};
+use crate::release::source::{Source, VerifiedIndex, fetch_current_index};
 use crate::release::{Release, ReleaseError, TrustedKeys};
 use crate::report::{JsonlStream, RenderOptions, write_final};
 use crate::run::{Outcome, RunError, load_selection, runtime};
@@ -98,6 +101,15 @@ impl Transport for Conn {
 pub const MAX_CONCURRENT_UPLOADS: usize = 32;
 
 static UPLOADS: Semaphore = Semaphore::const_new(MAX_CONCURRENT_UPLOADS);
+
+/// SSH handshakes in progress at once, across all hosts. A handshake costs both ends a burst of
+/// CPU (key exchange, host key, authentication, and on the host a privilege-separated sshd
+/// process): with `--forks 1000` they would all start in the same instant and the last ones
+/// run into their connect timeout before they get any CPU. The connect timeout starts once a
+/// host's turn has come. 64 at once still opens hundreds of connections a second.
+pub const MAX_CONCURRENT_HANDSHAKES: usize = 64;
+
+static HANDSHAKES: Semaphore = Semaphore::const_new(MAX_CONCURRENT_HANDSHAKES);
 
 /// What is known of a host once its variables are read.
 struct HostInput {
@@ -187,7 +199,7 @@ pub fn run(
     }
 
     let rt = runtime()?;
-    let fetch = FetchOptions::default();
+    let fetch = fetch_options(&inv).map_err(RunError::Config)?;
     let channels = rt.block_on(verify_channels(&inputs, args, &fetch))?;
     let releases: Vec<ReleaseInfo> = channels.values().map(release_info).collect();
     for r in &releases {
@@ -536,8 +548,10 @@ async fn verify_channels(
         }
         let keys = TrustedKeys::from_entries(&r.public_keys)?;
         let source = Source::parse(&r.source)?;
+        let history = IndexHistory::from_env()?;
+        let now = jiff::Timestamp::now();
         let verified =
-            fetch_verified_index(&source, &r.channel, &keys, jiff::Timestamp::now(), fetch).await?;
+            fetch_current_index(&source, &r.channel, &keys, now, fetch, &history).await?;
         let version = args.and_then(|a| a.version.as_deref());
         let release = verified
             .index
@@ -727,6 +741,7 @@ async fn connect(input: &HostInput, d: &SshDefaults) -> Result<Conn, HostReport>
         "ssh" | "smart" | "paramiko" => {
             let target = ssh_target(name, &input.vars, d)
                 .map_err(|e| plain_failure(name, "failed", "connect", format!("connect: {e}")))?;
+            let _turn = HANDSHAKES.acquire().await;
             Ok(Conn::Ssh(SshTransport::connect(target).await.map_err(
                 |e| plain_failure(name, "unreachable", "connect", e.to_string()),
             )?))
@@ -843,7 +858,7 @@ impl steps::StepEvents for HostSteps<'_> {
 /// Carries out one prepared host's plan (or rollback).
 async fn execute(
     p: Prepared,
-    artifacts: &HashMap<String, Bytes>,
+    artifacts: &Payloads,
     run_id: &str,
     obs: &dyn Observer,
 ) -> HostReport {
@@ -856,7 +871,7 @@ async fn execute(
             plan,
         } => {
             let bytes = artifacts
-                .get(&plan.artifact.sha256)
+                .get(&(plan.artifact.sha256.clone(), plan.compression))
                 .cloned()
                 .unwrap_or_default();
             let events = HostSteps {
@@ -936,36 +951,70 @@ fn upgrade_report(name: &str, plan: &Plan, done: Result<steps::Outcome, StepErro
     rep
 }
 
-/// Downloads each artifact the plans need once, verified, and holds it once in memory.
+/// The bytes each host is sent: by artifact sha256 and compression, each held once.
+type Payloads = HashMap<(String, Compression), Bytes>;
+
+/// Downloads each artifact the plans need once, verified, holds it once in memory, and
+/// compresses it once for each compression the plans use.
 async fn fetch_artifacts<'a>(
     prepared: impl Iterator<Item = &'a Prepared>,
     channels: &Channels,
     fetch: &FetchOptions,
     display: &Display,
-) -> Result<HashMap<String, Bytes>, RunError> {
+) -> Result<Payloads, RunError> {
     let cache = Cache::from_env()?;
-    let mut out: HashMap<String, Bytes> = HashMap::new();
+    let mut out = Payloads::new();
     for p in prepared {
         let Prepared::Upgrade { input, plan, .. } = p else {
             continue;
         };
-        if !matches!(plan.action, Action::Upgrade) || out.contains_key(&plan.artifact.sha256) {
+        let sha = &plan.artifact.sha256;
+        if !matches!(plan.action, Action::Upgrade)
+            || out.contains_key(&(sha.clone(), plan.compression))
+        {
             continue;
         }
-        let Some((verified, release)) = input.release.as_ref().and_then(|r| channels.get(r)) else {
-            continue;
+        let raw = match out.get(&(sha.clone(), Compression::None)) {
+            Some(raw) => raw.clone(),
+            None => {
+                let Some((verified, release)) =
+                    input.release.as_ref().and_then(|r| channels.get(r))
+                else {
+                    continue;
+                };
+                let url = verified.artifact_url(&plan.artifact)?;
+                let what = format!(
+                    "{} {} {}/{}",
+                    verified.index.product, release.version, plan.artifact.os, plan.artifact.arch
+                );
+                let path =
+                    download(&url, &plan.artifact, &cache, fetch, &display.download(what)).await?;
+                let bytes = tokio::fs::read(&path).await.map_err(|e| ReleaseError::Io {
+                    what: path.display().to_string(),
+                    source: e,
+                })?;
+                let raw = Bytes::from(bytes);
+                out.insert((sha.clone(), Compression::None), raw.clone());
+                raw
+            }
         };
-        let url = verified.artifact_url(&plan.artifact)?;
-        let what = format!(
-            "{} {} {}/{}",
-            verified.index.product, release.version, plan.artifact.os, plan.artifact.arch
-        );
-        let path = download(&url, &plan.artifact, &cache, fetch, &display.download(what)).await?;
-        let bytes = tokio::fs::read(&path).await.map_err(|e| ReleaseError::Io {
-            what: path.display().to_string(),
-            source: e,
-        })?;
-        out.insert(plan.artifact.sha256.clone(), Bytes::from(bytes));
+        if plan.compression != Compression::None {
+            let c = plan.compression;
+            let started = Instant::now();
+            let packed = tokio::task::spawn_blocking(move || c.compress(&raw))
+                .await
+                .map_err(|e| RunError::Config(format!("compressing the artifact: {e}")))?
+                .map_err(|e| RunError::Config(format!("compressing the artifact: {e}")))?;
+            tracing::info!(
+                "{} {}: {} bytes compressed to {} in {:.2} s",
+                sha.get(..12).unwrap_or(sha),
+                c.name(),
+                plan.artifact.size,
+                packed.len(),
+                started.elapsed().as_secs_f64()
+            );
+            out.insert((sha.clone(), c), Bytes::from(packed));
+        }
     }
     Ok(out)
 }

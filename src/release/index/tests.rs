@@ -357,3 +357,33 @@ fn user_versions() {
     assert!(parse_user_version("vv1.2.3").is_none());
     assert!(parse_user_version("1.2").is_none());
 }
+
+#[test]
+fn published_is_optional_and_must_be_rfc3339() {
+    let d = doc(&["1.0.0"]);
+    let index = parse(&d).unwrap();
+    assert_eq!((index.published.as_str(), index.published_at()), ("", None));
+    // Absent, it is not written back either: an old index round-trips unchanged.
+    assert!(
+        serde_json::to_value(&index)
+            .unwrap()
+            .get("published")
+            .is_none()
+    );
+
+    let mut d = doc(&["1.0.0"]);
+    d["published"] = json!("2026-05-01T12:00:00Z");
+    let index = parse(&d).unwrap();
+    assert_eq!(
+        index.published_at(),
+        Some("2026-05-01T12:00:00Z".parse().unwrap())
+    );
+    assert_eq!(
+        serde_json::to_value(&index).unwrap()["published"],
+        "2026-05-01T12:00:00Z"
+    );
+
+    d["published"] = json!("last tuesday");
+    let e = parse_err(&d);
+    assert!(e.contains("published") && e.contains("RFC 3339"), "{e}");
+}

@@ -156,6 +156,7 @@ impl PublishPlan {
             product: self.product.clone(),
             channel: self.channel.clone(),
             expires: String::new(),
+            published: String::new(),
             releases: Vec::new(),
         });
 
@@ -227,6 +228,8 @@ impl PublishPlan {
             vb.cmp(&va)
         });
         index.expires = self.expires.to_string();
+        // A fetcher refuses an index older than one it already accepted from the same URL.
+        index.published = self.now.to_string();
 
         let mut bytes = serde_json::to_vec_pretty(&index)
             .map_err(|e| file_error(&index_path, format!("cannot serialise the index: {e}")))?;

@@ -236,3 +236,47 @@ fn an_index_with_unknown_fields_is_not_rewritten() {
         "{err}"
     );
 }
+
+#[test]
+fn every_publish_stamps_the_index_with_its_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = keypair(dir.path(), true, &no_password());
+    let key = load_secret_key(&written.secret_key, &no_password()).unwrap();
+    let artifact = dir.path().join("app");
+    std::fs::write(&artifact, b"#!/bin/sh\n").unwrap();
+    let spec = [format!("linux/amd64={}", artifact.display())];
+    let releases = dir.path().join("releases");
+    let publish = |version: &str, now: &str| {
+        let req = PublishRequest {
+            dir: &releases,
+            channel: "stable",
+            product: "app",
+            version,
+            label: None,
+            notes: None,
+            expires: "2030-01-01T00:00:00Z",
+            replace: false,
+            artifacts: &spec,
+        };
+        plan_publish(&req, ts(now)).unwrap().execute(&key).unwrap();
+        let bytes = std::fs::read(releases.join("stable.json")).unwrap();
+        let sig = std::fs::read_to_string(releases.join("stable.json.minisig")).unwrap();
+        let verified = key
+            .trusted_keys()
+            .unwrap()
+            .verify("stable.json", &bytes, &sig, false)
+            .unwrap();
+        let index =
+            crate::release::ChannelIndex::parse("stable.json", "stable", &bytes, ts(now)).unwrap();
+        (
+            index.published.clone(),
+            crate::release::history::index_time(&index, &verified.trusted_comment),
+        )
+    };
+    let (published, time) = publish("1.0.0", "2026-01-01T10:00:00.5Z");
+    assert_eq!(published, "2026-01-01T10:00:00Z");
+    assert_eq!(time, Some(ts("2026-01-01T10:00:00Z")));
+    let (published, time) = publish("1.1.0", "2026-02-01T10:00:00Z");
+    assert_eq!(published, "2026-02-01T10:00:00Z");
+    assert_eq!(time, Some(ts("2026-02-01T10:00:00Z")));
+}

@@ -68,7 +68,8 @@ pub enum Decision {
 /// port, the fingerprints, the `file:line`, and for an unknown host how to add it.
 ///
 /// - `Strict`: `Known` only.
-/// - `AcceptNew`: `Known`; `Unknown` → record. `Changed` and `Revoked` always refused.
+/// - `AcceptNew`: `Known`; `Unknown` → record. `Changed`, `Revoked` and `CertAuthorityOnly`
+///   always refused.
 /// - `Off`: everything but `Revoked` (the caller warns loudly; nothing is recorded).
 pub fn decide(
     status: &HostKeyStatus,
@@ -89,6 +90,17 @@ pub fn decide(
         )),
         (HostKeyStatus::Known, _) => Ok(Decision::Accept),
         (_, HostKeyPolicy::Off) => Ok(Decision::Accept),
+        (HostKeyStatus::CertAuthorityOnly { locations }, _) => Err(format!(
+            "no host key on file for {target}: only @cert-authority line(s) cover it ({}), and \
+             fleetup does not support host certificates (host key checking: {policy}; \
+             accept-new does not record a key for a host meant to be trusted through a \
+             certificate authority). It presented the {} key {found}: verify that fingerprint \
+             out of band, then add the key itself with `ssh-keyscan -p {port} {} >> {}`.",
+            locations.join(", "),
+            key.algorithm(),
+            shell_word(host),
+            shell_word(&record_file.display().to_string()),
+        )),
         (
             HostKeyStatus::Changed {
                 expected,

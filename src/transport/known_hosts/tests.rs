@@ -163,15 +163,47 @@ fn parses_every_line_form_and_skips_bad_lines() {
         .iter()
         .map(|w| w.split(": skipped").next().unwrap())
         .collect();
-    assert_eq!(
-        warned,
-        vec!["kh:9", "kh:10", "kh:11", "kh:12", "kh:13", "kh:14"]
-    );
+    assert_eq!(warned, vec!["kh:10", "kh:11", "kh:12", "kh:13"]);
     assert!(
-        known.warnings()[3].contains("ssh-rsa"),
+        known.warnings()[2].contains("ssh-rsa"),
         "{:?}",
         known.warnings()
     );
+    // An unknown marker and a broken @revoked line are not skipped: they stop a load.
+    assert_eq!(known.errors.len(), 2, "{:?}", known.errors);
+    assert!(known.errors[0].starts_with("kh:9: unknown marker \"@bogus\""));
+    assert!(known.errors[1].starts_with("kh:14: more than one marker"));
+}
+
+#[test]
+fn a_revocation_that_does_not_parse_fails_the_load_naming_file_and_line() {
+    let keys = keys();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kh");
+    let good = format!("h {}\n", k(&keys.ed));
+    for bad in [
+        "@revoked h ssh-ed25519 !!!notbase64".to_owned(),
+        format!(
+            "@revoked h ssh-rsa {}",
+            k(&keys.ed).split(' ').nth(1).unwrap()
+        ),
+        "@revoked h".to_owned(),
+        "  @revoked".to_owned(),
+        format!("@revokd h {}", k(&keys.ed)),
+        format!("@REVOKED h {}", k(&keys.ed)),
+    ] {
+        fs::write(&file, format!("{good}{bad}\n")).unwrap();
+        let err = KnownHosts::load(std::slice::from_ref(&file)).unwrap_err();
+        assert!(
+            err.contains(&format!("{}:2: ", file.display())) && err.contains("revocation"),
+            "{bad}: {err}"
+        );
+    }
+    // A broken @cert-authority line never makes a key acceptable: skipped, with a warning.
+    fs::write(&file, format!("{good}@cert-authority * ssh-ed25519 !!!\n")).unwrap();
+    let known = KnownHosts::load(std::slice::from_ref(&file)).unwrap();
+    assert_eq!(known.warnings().len(), 1, "{:?}", known.warnings());
+    assert_eq!(known.check("h", 22, &keys.ed), HostKeyStatus::Known);
 }
 
 #[test]
@@ -413,9 +445,56 @@ fn revoked_wins() {
 fn cert_authority_lines_never_make_a_key_known() {
     let keys = keys();
     let known = load_text(&format!("@cert-authority * {}\n", k(&keys.ed)));
-    assert_eq!(known.check("h", 22, &keys.ed), HostKeyStatus::Unknown);
-    assert_eq!(known.check("h", 22, &keys.ed2), HostKeyStatus::Unknown);
+    let ca_only = HostKeyStatus::CertAuthorityOnly {
+        locations: vec!["kh:1".into()],
+    };
+    // Not Known even when the host presents the CA's own key; not Unknown either.
+    assert_eq!(known.check("h", 22, &keys.ed), ca_only);
+    assert_eq!(known.check("h", 22, &keys.ed2), ca_only);
+    assert_eq!(known.check("h", 2222, &keys.ed2), ca_only);
     assert!(known.known_algorithms("h", 22).is_empty());
+
+    // A CA for some names only; a plain key on file decides as without the CA line.
+    let known = load_text(&format!(
+        "@cert-authority *.example.com {ed}\nweb.example.com {ed2}\n@cert-authority [gw]:2222 {ed}\n",
+        ed = k(&keys.ed),
+        ed2 = k(&keys.ed2)
+    ));
+    assert_eq!(
+        known.check("db.example.com", 22, &keys.ed),
+        HostKeyStatus::CertAuthorityOnly {
+            locations: vec!["kh:1".into()]
+        }
+    );
+    assert_eq!(
+        known.check("web.example.com", 22, &keys.ed2),
+        HostKeyStatus::Known
+    );
+    assert!(matches!(
+        known.check("web.example.com", 22, &keys.ed),
+        HostKeyStatus::Changed { .. }
+    ));
+    assert_eq!(
+        known.check("other.org", 22, &keys.ed),
+        HostKeyStatus::Unknown
+    );
+    assert_eq!(
+        known.check("gw", 2222, &keys.ed2),
+        HostKeyStatus::CertAuthorityOnly {
+            locations: vec!["kh:3".into()]
+        }
+    );
+    assert_eq!(known.check("gw", 22, &keys.ed2), HostKeyStatus::Unknown);
+    // A revoked key stays revoked under a CA.
+    let known = load_text(&format!(
+        "@cert-authority * {ed}\n@revoked h {ed2}\n",
+        ed = k(&keys.ed),
+        ed2 = k(&keys.ed2)
+    ));
+    assert!(matches!(
+        known.check("h", 22, &keys.ed2),
+        HostKeyStatus::Revoked { .. }
+    ));
 }
 
 #[test]
@@ -717,4 +796,22 @@ fn policy_decisions() {
         assert!(err.contains("ssh-keygen -R '[web1]:2222'"), "{err}");
     }
     assert_eq!(d(&changed, Off), Ok(Decision::Accept));
+
+    let ca_only = HostKeyStatus::CertAuthorityOnly {
+        locations: vec!["/home/u/.ssh/known_hosts:7".into()],
+    };
+    for policy in [Strict, AcceptNew] {
+        let err = d(&ca_only, policy).unwrap_err();
+        assert!(
+            err.contains("@cert-authority")
+                && err.contains("known_hosts:7")
+                && err.contains("does not support host certificates")
+                && err.contains("web1 port 2222")
+                && err.contains(&fingerprint(&keys.ed))
+                && err.contains("ssh-keyscan -p 2222 web1 >> /home/u/.ssh/known_hosts")
+                && err.contains(&format!("host key checking: {policy}")),
+            "{err}"
+        );
+    }
+    assert_eq!(d(&ca_only, Off), Ok(Decision::Accept));
 }

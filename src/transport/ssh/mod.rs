@@ -12,6 +12,7 @@
 mod auth;
 mod exec;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -70,6 +71,12 @@ pub struct SshTarget {
     /// types already in known_hosts avoids a spurious "key changed" for a host that has several.
     pub host_key_algorithms: Option<Vec<russh::keys::Algorithm>>,
     pub verifier: HostKeyVerifier,
+    /// When set, the connections to the jump hosts are shared with every other target of this
+    /// process that has the same value and the same chain (one connection to a bastion
+    /// instead of one per host behind it: a bastion's sshd refuses connections beyond its
+    /// `MaxStartups`, 10 by default). The value must describe everything the jump connection
+    /// depends on: host key trust, credentials, ciphers. `None`: never shared.
+    pub share_jumps: Option<String>,
 }
 
 impl std::fmt::Debug for SshTarget {
@@ -88,6 +95,7 @@ impl std::fmt::Debug for SshTarget {
             .field("connect_timeout", &self.connect_timeout)
             .field("keepalive_interval", &self.keepalive_interval)
             .field("ciphers", &self.ciphers)
+            .field("share_jumps", &self.share_jumps.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -117,6 +125,7 @@ impl SshTarget {
             ciphers: None,
             host_key_algorithms: None,
             verifier,
+            share_jumps: None,
         }
     }
 }
@@ -279,8 +288,9 @@ pub struct SshTransport {
     name: String,
     address: String,
     handle: Handle<Client>,
-    /// The jump hosts' connections, first first; they carry `handle`'s TCP stream.
-    jumps: Vec<Handle<Client>>,
+    /// The jump hosts' connections, first first; they carry `handle`'s TCP stream. Shared
+    /// ones (see [`SshTarget::share_jumps`]) are left open for the other hosts.
+    jumps: Vec<(Arc<Handle<Client>>, bool)>,
     cipher: Arc<Mutex<Option<String>>>,
     /// Bounds the commands running at once on the connection: OpenSSH refuses sessions past
     /// `MaxSessions` (10 by default); two are left for the kill of a timed-out command.
@@ -325,75 +335,39 @@ impl SshTransport {
             user: &target.user,
         });
 
-        let mut handles: Vec<Handle<Client>> = Vec::new();
+        let mut handles: Vec<(Arc<Handle<Client>>, bool)> = Vec::new();
         let mut cipher = Arc::new(Mutex::new(None));
         for (i, hop) in hops.iter().enumerate() {
             let is_target = i + 1 == hops.len();
-            let what = if is_target {
-                String::new()
-            } else {
-                format!("jump host {}:{}: ", hop.address, hop.port)
+            let prev = handles.last().map(|(h, _)| Arc::clone(h));
+            let shared = match &target.share_jumps {
+                Some(trust) if !is_target => Some(jump_key(trust, &hops[..=i])),
+                _ => None,
             };
-            cipher = Arc::new(Mutex::new(None));
-            let handler = Client {
-                address: hop.address.to_owned(),
-                port: hop.port,
-                verifier: target.verifier.clone(),
-                cipher: cipher.clone(),
-            };
-            let address = format!("{}:{}", hop.address, hop.port);
-            let connect_err = |reason: String| TransportError::Connect {
-                host: target.name.clone(),
-                address: address.clone(),
-                reason: format!("{what}{reason}"),
-            };
-            let attempt = async {
-                let mut handle = match handles.last() {
-                    None => client::connect(config.clone(), (hop.address, hop.port), handler).await,
-                    Some(prev) => {
-                        let channel = prev
-                            .channel_open_direct_tcpip(
-                                hop.address,
-                                u32::from(hop.port),
-                                "127.0.0.1",
-                                0,
-                            )
+            let handle = if let Some(key) = shared {
+                let cell = shared_jump(&key);
+                let result = cell
+                    .get_or_init(|| async {
+                        connect_hop(&target, &config, hop, prev, false, Arc::default())
                             .await
-                            .map_err(|e| {
-                                connect_err(format!(
-                                    "the previous jump host cannot open a TCP channel to it: {e}"
-                                ))
-                            })?;
-                        client::connect_stream(config.clone(), channel.into_stream(), handler).await
-                    }
+                            .map(Arc::new)
+                    })
+                    .await;
+                match result {
+                    Ok(h) => (Arc::clone(h), true),
+                    Err(e) => return Err(e.for_host(&target.name)),
                 }
-                .map_err(|e| match e {
-                    HandlerError::HostKey(reason) => TransportError::HostKey {
-                        host: target.name.clone(),
-                        reason: format!("{what}{address}: {reason}"),
-                    },
-                    HandlerError::Ssh(e) => connect_err(e.to_string()),
-                })?;
-                auth::authenticate(&mut handle, hop.user, &target)
-                    .await
-                    .map_err(|reason| TransportError::Auth {
-                        host: target.name.clone(),
-                        user: hop.user.to_owned(),
-                        reason: format!("{what}{reason}"),
-                    })?;
-                Ok::<_, TransportError>(handle)
+            } else {
+                cipher = Arc::new(Mutex::new(None));
+                let h = connect_hop(&target, &config, hop, prev, is_target, cipher.clone()).await?;
+                (Arc::new(h), false)
             };
-            let handle = tokio::time::timeout(target.connect_timeout, attempt)
-                .await
-                .map_err(|_| {
-                    connect_err(format!(
-                        "timed out after {:.1} s (TCP connect, SSH handshake and authentication)",
-                        target.connect_timeout.as_secs_f64()
-                    ))
-                })??;
             handles.push(handle);
         }
-        let handle = handles.pop().expect("the target's connection");
+        let (handle, _) = handles.pop().expect("the target's connection");
+        let handle = Arc::try_unwrap(handle)
+            .map_err(|_| ())
+            .expect("the target's connection is never shared");
         Ok(SshTransport {
             name: target.name,
             address: format!("{}:{}", target.address, target.port),
@@ -420,16 +394,117 @@ impl SshTransport {
             .handle
             .disconnect(Disconnect::ByApplication, "fleetup done", "en")
             .await;
-        for jump in self.jumps.iter().rev() {
-            let _ = jump
-                .disconnect(Disconnect::ByApplication, "fleetup done", "en")
-                .await;
+        for (jump, shared) in self.jumps.iter().rev() {
+            if !shared {
+                let _ = jump
+                    .disconnect(Disconnect::ByApplication, "fleetup done", "en")
+                    .await;
+            }
         }
         result.map_err(|e| TransportError::Lost {
             host: self.name.clone(),
             reason: format!("while disconnecting: {e}"),
         })
     }
+}
+
+/// A jump connection being made or made, shared by the hosts behind it (its error too: a
+/// dead bastion fails every host behind it at once, not one timeout after another).
+type SharedJump = Arc<tokio::sync::OnceCell<Result<Arc<Handle<Client>>, TransportError>>>;
+
+/// The shared jump connections of this process, by [`jump_key`].
+static SHARED_JUMPS: std::sync::LazyLock<Mutex<HashMap<String, SharedJump>>> =
+    std::sync::LazyLock::new(Mutex::default);
+
+/// Identifies a jump connection: the trust and credentials, and the chain up to that hop.
+fn jump_key(trust: &str, chain: &[Hop<'_>]) -> String {
+    let mut key = trust.to_owned();
+    for hop in chain {
+        key.push_str(&format!("\n{}@{}:{}", hop.user, hop.address, hop.port));
+    }
+    key
+}
+
+/// The cell of the jump connection `key`: a new one when there is none yet or the previous
+/// connection has closed since.
+fn shared_jump(key: &str) -> SharedJump {
+    let mut map = SHARED_JUMPS.lock().unwrap_or_else(|e| e.into_inner());
+    let stale = map
+        .get(key)
+        .and_then(|cell| cell.get())
+        .is_some_and(|r| r.as_ref().is_ok_and(|h| h.is_closed()));
+    if stale {
+        map.remove(key);
+    }
+    Arc::clone(map.entry(key.to_owned()).or_default())
+}
+
+/// Connects to one hop (directly, or through `prev`'s TCP channel), checks its host key and
+/// authenticates, within the target's connect timeout.
+async fn connect_hop(
+    target: &SshTarget,
+    config: &Arc<client::Config>,
+    hop: &Hop<'_>,
+    prev: Option<Arc<Handle<Client>>>,
+    is_target: bool,
+    cipher: Arc<Mutex<Option<String>>>,
+) -> Result<Handle<Client>, TransportError> {
+    let what = if is_target {
+        String::new()
+    } else {
+        format!("jump host {}:{}: ", hop.address, hop.port)
+    };
+    let handler = Client {
+        address: hop.address.to_owned(),
+        port: hop.port,
+        verifier: target.verifier.clone(),
+        cipher,
+    };
+    let address = format!("{}:{}", hop.address, hop.port);
+    let connect_err = |reason: String| TransportError::Connect {
+        host: target.name.clone(),
+        address: address.clone(),
+        reason: format!("{what}{reason}"),
+    };
+    let attempt = async {
+        let mut handle = match prev {
+            None => client::connect(config.clone(), (hop.address, hop.port), handler).await,
+            Some(prev) => {
+                let channel = prev
+                    .channel_open_direct_tcpip(hop.address, u32::from(hop.port), "127.0.0.1", 0)
+                    .await
+                    .map_err(|e| {
+                        connect_err(format!(
+                            "the previous jump host cannot open a TCP channel to it: {e}"
+                        ))
+                    })?;
+                client::connect_stream(config.clone(), channel.into_stream(), handler).await
+            }
+        }
+        .map_err(|e| match e {
+            HandlerError::HostKey(reason) => TransportError::HostKey {
+                host: target.name.clone(),
+                reason: format!("{what}{address}: {reason}"),
+            },
+            HandlerError::Ssh(e) => connect_err(e.to_string()),
+        })?;
+        auth::authenticate(&mut handle, hop.user, target)
+            .await
+            .map_err(|reason| TransportError::Auth {
+                host: target.name.clone(),
+                user: hop.user.to_owned(),
+                reason: format!("{what}{reason}"),
+            })?;
+        Ok::<_, TransportError>(handle)
+    };
+    tokio::time::timeout(target.connect_timeout, attempt)
+        .await
+        .map_err(|_| {
+            connect_err(format!(
+                "timed out after {:.1} s (TCP connect, SSH handshake and authentication)",
+                target.connect_timeout.as_secs_f64()
+            ))
+        })?
 }
 
 impl Transport for SshTransport {

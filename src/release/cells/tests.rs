@@ -1,0 +1,237 @@
+use std::path::Path;
+use std::process::Command;
+
+use super::*;
+
+fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A private key of `bits` in `dir/name.pem`, its public key in the three PEM shapes.
+struct Keys {
+    spki: String,
+    pkcs1: String,
+    cells_quirk: String,
+}
+
+fn keys(dir: &Path, name: &str, bits: &str) -> Keys {
+    let pem = format!("{name}.pem");
+    openssl(dir, &["genrsa", "-out", &pem, bits]);
+    let spki = String::from_utf8(openssl(dir, &["rsa", "-in", &pem, "-pubout"])).unwrap();
+    let pkcs1 =
+        String::from_utf8(openssl(dir, &["rsa", "-in", &pem, "-RSAPublicKey_out"])).unwrap();
+    let cells_quirk = pkcs1.replace("RSA PUBLIC KEY", "PUBLIC KEY");
+    Keys {
+        spki,
+        pkcs1,
+        cells_quirk,
+    }
+}
+
+fn package(data: &[u8], signature: &str) -> Package {
+    use sha2::Digest as _;
+    Package {
+        package_name: "PydioHome".into(),
+        version: "4.4.5".into(),
+        binary_checksum: BASE64.encode(sha2::Sha256::digest(data)),
+        binary_signature: signature.into(),
+        binary_size: data.len() as u64,
+        ..Package::default()
+    }
+}
+
+#[test]
+fn source_urls_as_cells_builds_them() {
+    let e = |t: &str| CellsSource::parse(t).unwrap().unwrap().endpoint.to_string();
+    assert_eq!(
+        e("cells+https://updatecells.pydio.com/"),
+        "https://updatecells.pydio.com/a/update-server/"
+    );
+    assert_eq!(
+        e("cells+https://updatecells.pydio.com"),
+        "https://updatecells.pydio.com/a/update-server/"
+    );
+    assert_eq!(
+        e("cells+http://127.0.0.1:8080/mirror"),
+        "http://127.0.0.1:8080/mirror/"
+    );
+    assert!(CellsSource::parse("https://example.com/").is_none());
+    for bad in [
+        "cells+ftp://x/",
+        "cells+https://x/?q=1",
+        "cells+https://u@x/",
+        "cells+nothing",
+    ] {
+        assert!(CellsSource::parse(bad).unwrap().is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn request_and_answer_in_cells_field_names() {
+    let req = UpdateRequest {
+        channel: "stable".into(),
+        package_name: "PydioHome".into(),
+        current_version: "4.4.3".into(),
+        goos: "linux".into(),
+        goarch: "amd64".into(),
+    };
+    assert_eq!(
+        serde_json::to_value(&req).unwrap(),
+        serde_json::json!({"Channel": "stable", "PackageName": "PydioHome",
+            "CurrentVersion": "4.4.3", "GOOS": "linux", "GOARCH": "amd64"})
+    );
+    let body = br#"{"Channel":"stable","AvailableBinaries":[
+        {"PackageName":"PydioHome","Version":"4.4.5","ReleaseDate":"1700000000",
+         "BinarySize":"123","BinaryURL":"https://d/cells","BinaryOS":"linux","Unknown":{"x":1}},
+        {"Version":"4.4.6","BinarySize":456,"IsPatch":true,"Status":"Released"}]}"#;
+    let r = UpdateResponse::parse("u", body).unwrap();
+    assert_eq!(r.available_binaries.len(), 2);
+    assert_eq!(r.available_binaries[0].binary_size, 123);
+    assert_eq!(r.available_binaries[0].release_date, 1_700_000_000);
+    assert_eq!(r.available_binaries[1].binary_size, 456);
+    assert!(r.available_binaries[1].is_patch);
+    assert!(UpdateResponse::parse("u", br#"{"AvailableBinaries":[{"BinarySize":"-1"}]}"#).is_err());
+    assert!(UpdateResponse::parse("u", b"<html>").is_err());
+    assert_eq!(
+        UpdateResponse::parse("u", b"{}")
+            .unwrap()
+            .available_binaries,
+        []
+    );
+}
+
+#[test]
+fn non_200_answers_name_the_status_and_the_title_of_a_500() {
+    let e = status_error(
+        "https://u/",
+        500,
+        br#"{"Title":"no such package","Detail":"PydioX"}"#,
+    );
+    assert_eq!(
+        e.to_string(),
+        "Cells update server https://u/: could not connect to the update server, error code was 500: no such package (PydioX)"
+    );
+    let e = status_error("https://u/", 404, br#"{"Title":"ignored"}"#);
+    assert!(e.to_string().ends_with("error code was 404"), "{e}");
+    let e = status_error("https://u/", 500, b"\x1b[31mnot json");
+    assert!(e.to_string().ends_with("error code was 500"), "{e}");
+}
+
+#[test]
+fn keys_in_every_pem_shape_and_signatures_as_openssl_makes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = keys(dir.path(), "signer", "2048");
+    let other = keys(dir.path(), "other", "2048");
+    let data = b"cells binary 4.4.5\x7fELF...".repeat(1000);
+    std::fs::write(dir.path().join("cells"), &data).unwrap();
+    let sig = BASE64.encode(openssl(
+        dir.path(),
+        &["dgst", "-sha256", "-sign", "signer.pem", "cells"],
+    ));
+    let p = package(&data, &sig);
+
+    for (shape, pem) in [
+        ("spki", &k.spki),
+        ("pkcs1", &k.pkcs1),
+        ("cells", &k.cells_quirk),
+    ] {
+        let key = CellsKey::from_pem(pem, shape).unwrap_or_else(|e| panic!("{shape}: {e}"));
+        assert_eq!(key.bits(), 2048);
+        verify_binary(&p, &data, &[key]).unwrap_or_else(|e| panic!("{shape}: {e}"));
+    }
+    let good = CellsKey::from_pem(&k.cells_quirk, "good").unwrap();
+    let wrong = CellsKey::from_pem(&other.spki, "wrong").unwrap();
+    // Any configured key may verify; a wrong key alone may not.
+    verify_binary(&p, &data, &[wrong.clone(), good.clone()]).unwrap();
+    let e = verify_binary(&p, &data, std::slice::from_ref(&wrong)).unwrap_err();
+    assert!(e.contains("does not verify") && e.contains("wrong"), "{e}");
+    // One byte changed: refused.
+    let mut tampered = data.clone();
+    tampered[7] ^= 1;
+    assert!(verify_binary(&p, &tampered, std::slice::from_ref(&good)).is_err());
+    // Missing or garbage signature: refused.
+    let e = verify_binary(&package(&data, ""), &data, std::slice::from_ref(&good)).unwrap_err();
+    assert!(e.contains("missing"), "{e}");
+    assert!(verify_binary(&package(&data, "%%%"), &data, std::slice::from_ref(&good)).is_err());
+    assert!(
+        verify_binary(&p, &data, &[])
+            .unwrap_err()
+            .contains("no Cells public key")
+    );
+
+    let small = keys(dir.path(), "small", "1024");
+    let e = CellsKey::from_pem(&small.spki, "small").unwrap_err();
+    assert!(e.to_string().contains("1024-bit"), "{e}");
+    assert!(CellsKey::from_pem("not a key", "x").is_err());
+    let private = std::fs::read_to_string(dir.path().join("signer.pem")).unwrap();
+    assert!(CellsKey::from_pem(&private, "private").is_err());
+}
+
+#[test]
+fn checksums_are_base64_sha256_and_required() {
+    let data = b"abc";
+    let p = package(data, "c2ln");
+    assert_eq!(
+        checksum_hex(&p).unwrap(),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    let mut missing = p.clone();
+    missing.binary_checksum.clear();
+    assert!(checksum_hex(&missing).unwrap_err().contains("missing"));
+    let mut unsigned = p.clone();
+    unsigned.binary_signature.clear();
+    assert!(checksum_hex(&unsigned).unwrap_err().contains("missing"));
+    let mut short = p.clone();
+    short.binary_checksum = BASE64.encode([1u8; 20]);
+    assert!(checksum_hex(&short).unwrap_err().contains("20 bytes"));
+    let mut md5 = p;
+    md5.binary_hash_type = "md5".into();
+    assert!(checksum_hex(&md5).is_err());
+}
+
+#[test]
+fn selection_in_semver_order_as_cells_sorts() {
+    let offer = |versions: &[(&str, bool)]| -> Vec<Package> {
+        versions
+            .iter()
+            .map(|(v, patch)| Package {
+                version: (*v).into(),
+                is_patch: *patch,
+                ..Package::default()
+            })
+            .collect()
+    };
+    let o = offer(&[
+        ("4.4.9", false),
+        ("4.4.10-rc1", false),
+        ("4.4.10", false),
+        ("4.4.11", true),
+        ("not-a-version", false),
+    ]);
+    assert_eq!(select(&o, None, false).unwrap().version, "4.4.10");
+    assert_eq!(select(&o, None, true).unwrap().version, "4.4.10");
+    let rc = offer(&[("4.4.9", false), ("4.4.10-rc1", false)]);
+    assert_eq!(select(&rc, None, false).unwrap().version, "4.4.9");
+    assert_eq!(select(&rc, None, true).unwrap().version, "4.4.10-rc1");
+    assert_eq!(select(&o, Some("4.4.9"), false).unwrap().version, "4.4.9");
+    assert_eq!(
+        select(&o, Some("v4.4.10-rc1"), false).unwrap().version,
+        "4.4.10-rc1"
+    );
+    assert!(
+        select(&o, Some("4.4.11"), false).is_none(),
+        "patches are never used"
+    );
+    assert!(select(&o, Some("4.5.0"), false).is_none());
+    assert!(select(&[], None, true).is_none());
+}

@@ -9,6 +9,7 @@ mod cli_docs;
 mod compress;
 mod conformance;
 mod faults_kill;
+mod faults_net;
 mod fleet;
 mod fleet_service;
 mod hostile_input;

@@ -152,7 +152,15 @@ impl StepError {
                 format!("did not finish within {seconds} s (killed)")
             }
             TransportError::Command { reason, .. } => reason.clone(),
-            TransportError::Lost { reason, .. } => format!("connection lost: {reason}"),
+            TransportError::Lost { reason, .. } => {
+                // The transport's reason may quote the whole command line (a script, for
+                // most steps): it is shown once, from `argv`.
+                let reason = match cmd.shell_line() {
+                    Ok(line) => reason.replace(&format!("`{line}`"), "the command"),
+                    Err(_) => reason.clone(),
+                };
+                format!("connection lost: {reason}")
+            }
             other => other.to_string(),
         };
         Self {
@@ -294,6 +302,41 @@ mod tests {
         assert_eq!(join("/", "app"), "/app");
         assert_eq!(join("/opt", "app"), "/opt/app");
         assert_ne!(random_suffix(), random_suffix());
+    }
+
+    #[test]
+    fn a_lost_connection_is_said_without_the_command_line() {
+        let cmd = script_command(
+            "set -u\necho long script",
+            "fleetup-x",
+            vec!["a b".into()],
+            &HostSettings::for_binary("/a/b"),
+            Duration::from_secs(1),
+        );
+        let line = cmd.shell_line().unwrap();
+        let e = StepError::from_transport(
+            "web1",
+            Step::Stage,
+            &cmd,
+            &TransportError::Lost {
+                host: "web1".into(),
+                reason: format!("while `{line}` ran, the connection closed"),
+            },
+        );
+        assert_eq!(
+            e.message,
+            "connection lost: while the command ran, the connection closed"
+        );
+        assert_eq!(
+            e.argv,
+            cmd.full_argv(),
+            "the command is shown once, from argv"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("web1: stage: connection lost: while the command ran, the connection closed\n  command: sh -c"),
+            "{e}"
+        );
     }
 
     #[test]

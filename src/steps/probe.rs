@@ -254,19 +254,30 @@ pub fn parse_probe(host: &str, binary: &str, text: &str) -> Result<Probe, String
     if let Some(error) = error {
         return Err(match error.as_str() {
             "resolve" if detail.contains("Too many levels") => {
-                format!("fleetup_binary {binary}: a symlink loop ({detail})")
+                format!("fleetup_binary {binary} on {host} is a symlink loop ({detail})")
             }
-            "resolve" => format!("fleetup_binary {binary} cannot be resolved: {detail}"),
+            "resolve" if detail.contains("No such file") => format!(
+                "fleetup_binary {binary} cannot be resolved on {host}: it does not exist ({detail})"
+            ),
+            "resolve" => format!(
+                "fleetup_binary {binary} cannot be resolved on {host} as {}: {detail}",
+                p.user
+            ),
             "directory" => format!(
-                "fleetup_binary {binary} is a directory ({}), not a binary",
+                "fleetup_binary {binary} on {host} is a directory ({}), not a binary",
                 p.real_path
             ),
             "notfile" => format!(
-                "fleetup_binary {binary} ({}) is not a regular file",
+                "fleetup_binary {binary} ({}) on {host} is not a regular file",
                 p.real_path
             ),
-            "unreadable" => format!("cannot read {} as {}: {detail}", p.real_path, p.user),
-            "newline" => format!("fleetup_binary {binary} resolves to a path with a newline"),
+            "unreadable" => format!(
+                "cannot read {} on {host} as {}: {detail}",
+                p.real_path, p.user
+            ),
+            "newline" => {
+                format!("fleetup_binary {binary} on {host} resolves to a path with a newline")
+            }
             other => format!("probe error {other}: {detail}"),
         });
     }
@@ -461,9 +472,20 @@ end=1
             &format!("{head}error=resolve\ndetail=realpath: /a/b: No such file or directory\n"),
         )
         .unwrap_err();
-        assert!(
-            e.contains("/a/b cannot be resolved") && e.contains("No such file"),
-            "{e}"
+        assert_eq!(
+            e,
+            "fleetup_binary /a/b cannot be resolved on h: it does not exist \
+             (realpath: /a/b: No such file or directory)"
+        );
+        let e = parse_probe(
+            "h",
+            "/a/b",
+            &format!("{head}error=resolve\ndetail=realpath: /a/b: Permission denied\n"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "fleetup_binary /a/b cannot be resolved on h as root: realpath: /a/b: Permission denied"
         );
         let e = parse_probe(
             "h",
@@ -473,10 +495,24 @@ end=1
             ),
         )
         .unwrap_err();
-        assert!(e.contains("symlink loop"), "{e}");
+        assert_eq!(
+            e,
+            "fleetup_binary /a/b on h is a symlink loop \
+             (realpath: /a/b: Too many levels of symbolic links)"
+        );
         let e =
             parse_probe("h", "/a/b", &format!("{head}real=/a/b\nerror=directory\n")).unwrap_err();
-        assert!(e.contains("is a directory"), "{e}");
+        assert_eq!(
+            e,
+            "fleetup_binary /a/b on h is a directory (/a/b), not a binary"
+        );
+        let e = parse_probe(
+            "h",
+            "/a/b",
+            &format!("{head}real=/c/d\nerror=unreadable\ndetail=permission denied\n"),
+        )
+        .unwrap_err();
+        assert_eq!(e, "cannot read /c/d on h as root: permission denied");
         let e = parse_probe("h", "/a/b", head).unwrap_err();
         assert!(e.contains("incomplete"), "{e}");
     }

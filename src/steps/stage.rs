@@ -13,8 +13,8 @@ use bytes::Bytes;
 use super::settings::HostSettings;
 use super::version::first_semver;
 use super::{Step, StepError, join, random_suffix, script_command};
-use crate::plan::Plan;
-use crate::transport::{RemoteCommand, Transport};
+use crate::plan::{Plan, mib};
+use crate::transport::{CommandOutput, RemoteCommand, Transport};
 
 /// Seconds the staged binary's version command may run.
 pub const VERSION_TIMEOUT_SECS: u64 = 10;
@@ -31,7 +31,7 @@ pub const STAGE_SCRIPT: &str = concat!(
     sha_fn!(),
     r#"tmp=$1 size=$2 sha=$3 uid=$4 gid=$5 mode=$6 cap=$7 vt=$8 comp=$9 wire=${10}; shift 10
 umask 077
-if ! (set -C; : > "$tmp") 2>/dev/null; then echo "fleetup-stage: cannot create $tmp" >&2; exit 1; fi
+if ! (set -C; : > "$tmp"); then echo "fleetup-stage: cannot create $tmp" >&2; exit 1; fi
 trap 'rm -f -- "$tmp"; exit 1' HUP INT TERM
 fail() { rm -f -- "$tmp"; echo "fleetup-stage: $1" >&2; exit 1; }
 case $comp in
@@ -156,7 +156,7 @@ pub async fn stage<T: Transport>(
             Step::Stage,
             &cmd,
             &out,
-            super::failure_reason(&out),
+            failure_message(t.host(), plan, &out),
         ));
     };
     if let Err(m) = check_version(version_output, &plan.target) {
@@ -167,6 +167,41 @@ pub async fn stage<T: Transport>(
         path: tmp,
         version_output: version_output.to_owned(),
     })
+}
+
+/// Why the stage command failed, in words the operator can act on when its stderr shows a
+/// cause: no space in the binary's directory, a directory the user may not write, an owner the
+/// user may not give; else its last stderr line.
+pub fn failure_message(host: &str, plan: &Plan, out: &CommandOutput) -> String {
+    let stderr = out.stderr_text();
+    let line = |needle: &str| stderr.lines().find(|l| l.contains(needle)).map(str::trim);
+    let p = &plan.probe;
+    if let Some(cause) = line("No space left on device") {
+        return format!(
+            "no space on {host}:{} for the {} release ({cause})",
+            p.dir,
+            mib(plan.artifact.size)
+        );
+    }
+    if stderr.contains("fleetup-stage: cannot create") {
+        let denied = [
+            "Permission denied",
+            "Read-only file system",
+            "Operation not permitted",
+        ];
+        if let Some(cause) = denied.iter().find_map(|d| line(d)) {
+            return format!("{host}:{} is not writable by {} ({cause})", p.dir, p.user);
+        }
+    }
+    if stderr.contains("fleetup-stage: chown")
+        && let Some(cause) = line("Operation not permitted")
+    {
+        return format!(
+            "{} on {host} may not give the new file the owner of {} ({}:{}): {cause}; run the steps as root (ansible_become)",
+            p.user, p.real_path, p.owner, p.group
+        );
+    }
+    super::failure_reason(out)
 }
 
 /// Best effort: removes a temp file (1 round trip).
@@ -230,6 +265,143 @@ mod tests {
         assert_eq!(
             remove_command(&s, "/x/-y").argv,
             ["rm", "-f", "--", "/x/-y"]
+        );
+    }
+
+    /// A plan for `/opt/demo/app` (root's) on `web1`, probed as `user`, sending 64 MiB.
+    fn plan_as(user: &str) -> Plan {
+        let probe = parse_probe(
+            "web1",
+            "/opt/demo/app",
+            &format!(
+                "fleetup-probe 1\nos=Linux\narch=x86_64\nuser={user}\nreal=/opt/demo/app\n\
+                 stat=755 0 0 10 root root\nidentity=1:2:10:m:c\nsha256=-\nwritable=1\n\
+                 version| 1.0.0\nend=1\n"
+            ),
+        )
+        .unwrap();
+        let a = Artifact {
+            os: "linux".into(),
+            arch: "amd64".into(),
+            url: "u".into(),
+            size: 64 << 20,
+            sha256: "ab".repeat(32),
+        };
+        decide(
+            &probe,
+            &HostSettings::for_binary("/opt/demo/app"),
+            "1.1.0",
+            &a,
+            false,
+        )
+    }
+
+    fn failed(stderr: &str) -> CommandOutput {
+        CommandOutput {
+            status: Some(1),
+            stderr: stderr.as_bytes().to_vec(),
+            ..CommandOutput::default()
+        }
+    }
+
+    #[test]
+    fn failure_messages_name_the_host_the_directory_and_the_cause() {
+        let plan = plan_as("root");
+        let tmp = "/opt/demo/.app.fleetup-0123456789ab";
+        let full = failed(&format!(
+            "head: error writing 'standard output': No space left on device\n\
+             fleetup-stage: writing {tmp} failed\n"
+        ));
+        assert_eq!(
+            failure_message("web1", &plan, &full),
+            "no space on web1:/opt/demo for the 64.0 MiB release \
+             (head: error writing 'standard output': No space left on device)"
+        );
+        // No inode left for the file: the shell's reason is kept (not sent to /dev/null).
+        let no_inode = failed(&format!(
+            "fleetup-stage: 4: cannot create {tmp}: No space left on device\n\
+             fleetup-stage: cannot create {tmp}\n"
+        ));
+        assert_eq!(
+            failure_message("web1", &plan, &no_inode),
+            format!(
+                "no space on web1:/opt/demo for the 64.0 MiB release \
+                 (fleetup-stage: 4: cannot create {tmp}: No space left on device)"
+            )
+        );
+        let denied = failed(&format!(
+            "fleetup-stage: 3: cannot create {tmp}: Permission denied\n\
+             fleetup-stage: cannot create {tmp}\n"
+        ));
+        assert_eq!(
+            failure_message("web1", &plan_as("deploy"), &denied),
+            format!(
+                "web1:/opt/demo is not writable by deploy \
+                 (fleetup-stage: 3: cannot create {tmp}: Permission denied)"
+            )
+        );
+        let read_only = failed(&format!(
+            "fleetup-stage: 3: cannot create {tmp}: Read-only file system\n\
+             fleetup-stage: cannot create {tmp}\n"
+        ));
+        assert!(
+            failure_message("web1", &plan, &read_only)
+                .starts_with("web1:/opt/demo is not writable by root ("),
+            "{}",
+            failure_message("web1", &plan, &read_only)
+        );
+        let chown = failed(&format!(
+            "chown: changing ownership of '{tmp}': Operation not permitted\n\
+             fleetup-stage: chown 0:0 failed\n"
+        ));
+        assert_eq!(
+            failure_message("web1", &plan_as("deploy"), &chown),
+            format!(
+                "deploy on web1 may not give the new file the owner of /opt/demo/app (root:root): \
+                 chown: changing ownership of '{tmp}': Operation not permitted; \
+                 run the steps as root (ansible_become)"
+            )
+        );
+        // Anything else: the last line, as before.
+        let exists = failed(&format!(
+            "fleetup-stage: 3: cannot create {tmp}: File exists\nfleetup-stage: cannot create {tmp}\n"
+        ));
+        assert_eq!(
+            failure_message("web1", &plan, &exists),
+            format!("fleetup-stage: cannot create {tmp}")
+        );
+        let mismatch = failed("fleetup-stage: sha256 mismatch on the host: got 00, expected ab\n");
+        assert_eq!(
+            failure_message("web1", &plan, &mismatch),
+            "fleetup-stage: sha256 mismatch on the host: got 00, expected ab"
+        );
+    }
+
+    /// The real script, where its temp file cannot be created (`/sys`, for any user): the
+    /// shell's reason reaches stderr, and the message says what to fix.
+    #[test]
+    fn a_temp_file_that_cannot_be_created_is_said_with_its_cause() {
+        let mut plan = plan_as("root");
+        plan.probe.dir = "/sys".into();
+        let tmp = "/sys/.app.fleetup-test";
+        let cmd = stage_command(&HostSettings::for_binary("/sys/app"), &plan, tmp, 0);
+        let out = std::process::Command::new(&cmd.argv[0])
+            .args(&cmd.argv[1..])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let out = CommandOutput {
+            status: out.status.code().and_then(|c| u32::try_from(c).ok()),
+            stdout: out.stdout,
+            stderr: out.stderr,
+            truncated: false,
+        };
+        assert_eq!(out.status, Some(1), "{}", out.stderr_text());
+        let m = failure_message("web1", &plan, &out);
+        assert!(
+            m.starts_with("web1:/sys is not writable by root (fleetup-stage: ")
+                && m.ends_with(&format!("cannot create {tmp}: Permission denied)")),
+            "{m}"
         );
     }
 

@@ -158,7 +158,7 @@ fn decide_action(
     match probe.free_bytes {
         Some(free) if free < needed_bytes => Action::Blocked {
             reason: format!(
-                "{}:{}: {} free, {} needed",
+                "no space on {}:{}: {} free, {} needed",
                 probe.host,
                 probe.dir,
                 mib(free),
@@ -253,7 +253,7 @@ mod tests {
         assert_eq!(
             plan.action,
             Action::Blocked {
-                reason: "web1:/usr/bin: 0.5 MiB free, 3.0 MiB needed".into()
+                reason: "no space on web1:/usr/bin: 0.5 MiB free, 3.0 MiB needed".into()
             }
         );
 

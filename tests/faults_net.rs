@@ -1102,7 +1102,7 @@ fn lab_disk_full_and_directory_not_writable_fail_before_the_swap() {
     std::fs::remove_file(site.dir(&filled).join("filler")).unwrap();
     site.assert_untouched(&filled, &before[&filled]);
 
-    let where_ = format!("{small}:{DIR}: ");
+    let where_ = format!("no space on {small}:{DIR}: ");
     ran.assert_failed(
         &small,
         "failed",

@@ -384,7 +384,7 @@ async fn not_enough_space_is_blocked_before_sending() {
     big.resize(2 << 20, b'#');
     let (a, bytes) = artifact(&big);
     let plan = decide(&p, &settings, "1.1.0", &a, false);
-    let want = format!("{HOST}:{}: ", d.0.to_str().unwrap());
+    let want = format!("no space on {HOST}:{}: ", d.0.to_str().unwrap());
     match &plan.action {
         Action::Blocked { reason } => {
             assert!(reason.starts_with(&want), "{reason}");
@@ -830,4 +830,24 @@ async fn a_dead_runs_swap_gets_its_restart_from_the_next_run() {
         .unwrap();
     assert_eq!(out, Outcome::Unchanged);
     assert_eq!(std::fs::read_to_string(&restarts).unwrap(), "restarted\n");
+}
+
+/// When the lock cannot be created for another reason than a holder (here a dangling symlink
+/// at the lock's path; on a full tmpfs, no inode left), the error says why, not "held by
+/// another run".
+#[tokio::test]
+async fn a_lock_that_cannot_be_created_says_why() {
+    let d = Dir::new("lockfail");
+    let t = LocalTransport::new(HOST);
+    write_exec(&d.path("app"), &script("1.0.0"), 0o755);
+    let settings = HostSettings::for_binary(&d.s("app"));
+    std::os::unix::fs::symlink(d.path("nowhere"), d.path(".app.fleetup.lock")).unwrap();
+    let e = run_upgrade(&t, &settings, &script("1.1.0"), "1.1.0")
+        .await
+        .unwrap_err();
+    assert_eq!(e.step, Step::Lock, "{e}");
+    assert!(e.to_string().contains("cannot create"), "{e}");
+    assert!(!e.to_string().contains("another fleetup run"), "{e}");
+    assert_eq!(std::fs::read(d.path("app")).unwrap(), script("1.0.0"));
+    assert_eq!(d.names(), [".app.fleetup.lock", "app"], "temp file left");
 }

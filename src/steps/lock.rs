@@ -57,7 +57,7 @@ if [ -n "$stale" ] && mv -T -- "$lock" "$tmp.stale" 2>/dev/null; then
 fi
 umask 022
 (set -C; printf '%s\n' "$content" > "$tmp") || exit 1
-if ln -- "$tmp" "$lock" 2>/dev/null; then
+if err=$(ln -- "$tmp" "$lock" 2>&1); then
   rm -f -- "$tmp"
   echo acquired
   if [ -n "$temps" ]; then
@@ -72,6 +72,8 @@ if ln -- "$tmp" "$lock" 2>/dev/null; then
   exit 0
 fi
 rm -f -- "$tmp"
+# No lock there: the link failed for another reason (no inode or space left, …), not a holder.
+if [ ! -e "$lock" ]; then echo "fleetup-lock: cannot create $lock: ${err#ln: }" >&2; exit 1; fi
 now=$(date +%s)
 mtime=$(stat -c %Y -- "$lock" 2>/dev/null) || mtime=$now
 echo held

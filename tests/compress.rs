@@ -8,16 +8,13 @@ use std::process::Command;
 use bytes::Bytes;
 use fleetup::compress::Compression;
 use fleetup::plan::{Action, decide};
-use fleetup::release::Artifact;
-use fleetup::steps::version::go_arch;
 use fleetup::steps::{HostSettings, Outcome, Step, probe, upgrade};
 use fleetup::transport::local::LocalTransport;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::fleet::{channel_vars, demoapp, field, install, json};
 use crate::support::lab::Lab;
-use crate::support::{describe, fleetup, require_root, run};
+use crate::support::{artifact, describe, fleetup, require_root, run};
 
 /// A demo binary of `version`, padded with executable-like text so it compresses like one.
 fn binary(version: &str) -> Vec<u8> {
@@ -29,17 +26,6 @@ fn binary(version: &str) -> Vec<u8> {
         v.extend_from_slice(format!("# {i:08x} mov rax, [rbp-{}]\n", i % 97).as_bytes());
     }
     v
-}
-
-fn artifact(content: &[u8]) -> Artifact {
-    let m = Command::new("uname").arg("-m").output().unwrap();
-    Artifact {
-        os: "linux".into(),
-        arch: go_arch(&String::from_utf8_lossy(&m.stdout)),
-        url: "demo".into(),
-        size: content.len() as u64,
-        sha256: hex::encode(Sha256::digest(content)),
-    }
 }
 
 fn names(dir: &Path) -> Vec<String> {

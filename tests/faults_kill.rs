@@ -12,163 +12,44 @@
 //! The points where the controller is killed are drawn from a seed, printed first (set
 //! `FLEETUP_FAULT_SEED` to replay one).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::support::lab::Lab;
-use crate::support::{describe, fleetup, repo, require_root, require_tool, run};
+use crate::support::service::{
+    BIN, NAME, Padding, get_within, install_as_package, kill_services, new_channel, publish,
+    release_bytes, require_service_tools, restart_command, service_inventory, service_user,
+    service_vars, services_gone_within,
+};
+use crate::support::{describe, fleetup, run};
 
-/// Where the service lives on every host.
-const BIN: &str = "/opt/demo/demo-service";
-/// Its file name: temp files are `.demo-service.fleetup-*`, the lock `.demo-service.fleetup.lock`.
-const NAME: &str = "demo-service";
-/// The unprivileged user it runs as.
-const USER: &str = "fleetup-demo";
 /// Bytes added to the program, so that an upload (and the hashing on the host) takes time.
 const PADDING: usize = 12 << 20;
 const HOSTS: usize = 6;
 const OLD: &str = "1.0.0";
 const NEW: &str = "2.0.0";
+/// How long a restart waits for the service to answer.
+const START_SECS: u32 = 15;
 
 // ---------------------------------------------------------------------------------------------
-// The releases, the channel and the service.
-
-/// The compiled `examples/demo-service`, once per test process.
-fn demo_service_exe() -> &'static Path {
-    static EXE: OnceLock<PathBuf> = OnceLock::new();
-    EXE.get_or_init(|| {
-        let profile_dir = Path::new(env!("CARGO_BIN_EXE_fleetup")).parent().unwrap();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(repo())
-            .args(["build", "--quiet", "--example", "demo-service"]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        let out = run(&mut cmd);
-        assert!(
-            out.status.success(),
-            "cargo build --example: {}",
-            describe(&out)
-        );
-        profile_dir.join("examples/demo-service")
-    })
-}
+// The releases and the service (tests/support/service.rs).
 
 /// Release `version`: the program, padding, and the version trailer `demo-service` reads.
-fn release_bytes(version: &str) -> Vec<u8> {
-    let mut bytes = std::fs::read(demo_service_exe()).unwrap();
-    bytes.resize(bytes.len() + PADDING, 0);
-    bytes.extend_from_slice(format!("\nFLEETUP_DEMO_VERSION={version}\n").as_bytes());
-    bytes
+fn release(version: &str) -> Vec<u8> {
+    release_bytes(version, Padding::Zeros(PADDING), false)
 }
 
-fn release_cmd(dir: &Path, args: &[&str]) {
-    let out = run(fleetup().current_dir(dir).arg("release").args(args));
-    assert!(out.status.success(), "release {args:?}: {}", describe(&out));
-}
-
-fn id(flag: &str) -> u32 {
-    let out = run(Command::new("id").args([flag, USER]));
-    assert!(out.status.success(), "id {flag} {USER}: {}", describe(&out));
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-}
-
-/// Creates `fleetup-demo` when missing; its uid and gid.
-fn service_user() -> (u32, u32) {
-    if !run(Command::new("id").arg(USER)).status.success() {
-        let out = run(Command::new("useradd").args(["--system", "--no-create-home", USER]));
-        assert!(
-            matches!(out.status.code(), Some(0 | 9)),
-            "{}",
-            describe(&out)
-        );
-    }
-    (id("-u"), id("-g"))
-}
-
-/// Stops this host's instance (pid file under the host's /opt), starts the binary detached as
-/// `fleetup-demo` on `addr:80`, returns once it answers.
-fn restart_command(addr: &str, uid: u32, gid: u32) -> String {
-    format!(
-        r#"set -u
-d=/opt/demo
-alive() {{ s=$(ps -o stat= -p "$1" 2>/dev/null) || return 1; case "$s" in ''|Z*) return 1;; esac; }}
-if [ -s "$d/pid" ]; then
-  old=$(cat "$d/pid")
-  kill "$old" 2>/dev/null
-  n=0
-  while alive "$old"; do
-    n=$((n + 1)); [ "$n" -gt 100 ] && {{ echo "old instance $old still running" >&2; exit 1; }}
-    sleep 0.1
-  done
-fi
-rm -f "$d/pid"
-setsid -f sh -c 'echo $$ > /opt/demo/pid && exec setpriv --reuid={uid} --regid={gid} --init-groups -- {BIN} {addr}:80' </dev/null >"$d/log" 2>&1
-n=0
-while :; do
-  if curl -s -o /dev/null --max-time 1 http://{addr}:80/; then echo "started, pid $(cat "$d/pid")"; exit 0; fi
-  pid=$(cat "$d/pid" 2>/dev/null || true)
-  if [ -n "$pid" ] && ! alive "$pid"; then echo "demo-service exited at start:" >&2; cat "$d/log" >&2; exit 1; fi
-  n=$((n + 1)); [ "$n" -gt 150 ] && {{ echo "not listening on {addr}:80 after 15 s:" >&2; cat "$d/log" >&2; exit 1; }}
-  sleep 0.1
-done
-"#
-    )
-}
-
-/// Pids of the service instances for `addr`.
-fn service_pids(addr: &str) -> Vec<u32> {
-    let want = format!("{BIN}\0{addr}:80\0");
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
-            continue;
-        };
-        if std::fs::read(entry.path().join("cmdline")).is_ok_and(|c| c == want.as_bytes()) {
-            pids.push(pid);
-        }
-    }
-    pids
-}
-
-fn kill_services(addrs: &[String]) {
-    for addr in addrs {
-        for pid in service_pids(addr) {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-        }
-    }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while addrs.iter().any(|a| !service_pids(a).is_empty()) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// `GET /` on `addr:80`: the body of a 200, or what went wrong.
-fn get(addr: &str) -> Result<String, String> {
-    let sa: SocketAddr = format!("{addr}:80").parse().unwrap();
-    let mut s = TcpStream::connect_timeout(&sa, Duration::from_secs(3))
-        .map_err(|e| format!("connect {sa}: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(format!("GET / HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
-        .map_err(|e| format!("send: {e}"))?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp)
-        .map_err(|e| format!("read: {e}"))?;
-    match resp.split_once("\r\n\r\n") {
-        Some((head, body)) if head.starts_with("HTTP/1.1 200 ") => Ok(body.to_owned()),
-        _ => Err(format!("{sa} answered {resp:?}")),
-    }
+/// Kills the service instances of `addrs` and waits (up to 10 s) until they are gone.
+fn stop_services(addrs: &[String]) {
+    kill_services(addrs);
+    services_gone_within(addrs, Duration::from_secs(10));
 }
 
 /// The version `addr:80` serves, waiting up to 30 s for it to answer (a restart that the
@@ -176,7 +57,7 @@ fn get(addr: &str) -> Result<String, String> {
 fn serves(addr: &str) -> Result<String, String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        match get(addr) {
+        match get_within(addr, Duration::from_secs(3), Duration::from_secs(5)) {
             Ok(body) => {
                 return body
                     .strip_prefix("demo-service ")
@@ -206,45 +87,18 @@ struct Fleet {
 
 impl Drop for Fleet {
     fn drop(&mut self) {
-        kill_services(&self.addrs());
+        stop_services(&self.addrs());
     }
 }
 
 impl Fleet {
     fn start() -> Fleet {
-        require_root();
-        for tool in ["setcap", "getcap"] {
-            require_tool(tool, "apt-get install libcap2-bin");
-        }
-        require_tool("setpriv", "apt-get install util-linux");
-        require_tool("curl", "apt-get install curl");
+        require_service_tools();
         let (uid, gid) = service_user();
         let work = tempfile::tempdir().unwrap();
-        release_cmd(work.path(), &["keygen", "-p", "k.pub", "-s", "k.key", "-W"]);
-        let arch = match std::env::consts::ARCH {
-            "x86_64" => "amd64",
-            "aarch64" => "arm64",
-            other => other,
-        };
+        new_channel(work.path());
         for version in [OLD, NEW] {
-            let file = work.path().join(format!("build-{version}"));
-            std::fs::write(&file, release_bytes(version)).unwrap();
-            let artifact = format!("linux/{arch}={}", file.display());
-            release_cmd(
-                work.path(),
-                &[
-                    "publish",
-                    "--dir",
-                    "releases",
-                    "--product",
-                    NAME,
-                    "--version",
-                    version,
-                    "-s",
-                    "k.key",
-                    &artifact,
-                ],
-            );
+            publish(work.path(), version, &release(version));
         }
         let lab = Lab::start(HOSTS);
         let hosts: Vec<(String, String)> = lab
@@ -252,37 +106,15 @@ impl Fleet {
             .iter()
             .map(|h| (h.name.clone(), h.addr.clone()))
             .collect();
-        let mut host_vars = serde_json::Map::new();
-        for (h, addr) in &hosts {
-            host_vars.insert(
-                h.clone(),
-                serde_json::json!({
-                    "fleetup_restart_command": restart_command(addr, uid, gid),
-                    "fleetup_health_url": format!("http://{addr}:80/"),
-                }),
-            );
-        }
-        let service_inventory = work.path().join("service.yml");
-        std::fs::write(
-            &service_inventory,
-            serde_json::json!({"all": {"hosts": host_vars}}).to_string(),
-        )
-        .unwrap();
-        let common = serde_json::json!({
-            "fleetup_source": work.path().join("releases"),
-            "fleetup_public_keys": [work.path().join("k.pub")],
-            "fleetup_binary": BIN,
-            "fleetup_version_command": "{binary} --version",
-            "fleetup_health_timeout": 10,
-        })
-        .to_string();
+        let service_inventory = service_inventory(work.path(), &hosts, uid, gid, START_SECS);
+        let common = service_vars(work.path(), 10);
         Fleet {
             lab,
             hosts,
             uid,
             gid,
-            old: release_bytes(OLD),
-            new: release_bytes(NEW),
+            old: release(OLD),
+            new: release(NEW),
             service_inventory,
             common,
             work,
@@ -300,20 +132,14 @@ impl Fleet {
     /// Every host back to the old release, installed as a package would (root, 0755, the
     /// capability), started by hand; nothing else in its directory.
     fn reset(&self) {
-        kill_services(&self.addrs());
+        stop_services(&self.addrs());
         for (h, addr) in &self.hosts {
             let dir = self.dir(h);
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).unwrap();
-            let bin = dir.join(NAME);
-            std::fs::write(&bin, &self.old).unwrap();
-            std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-                .unwrap();
-            let out = run(Command::new("setcap")
-                .arg("cap_net_bind_service=+ep")
-                .arg(&bin));
-            assert!(out.status.success(), "setcap: {}", describe(&out));
-            let out = self.lab.ssh(h, &restart_command(addr, self.uid, self.gid));
+            install_as_package(&dir.join(NAME), &self.old);
+            let restart = restart_command(addr, self.uid, self.gid, START_SECS, None);
+            let out = self.lab.ssh(h, &restart);
             assert!(out.status.success(), "{h}: start: {}", describe(&out));
         }
     }

@@ -22,135 +22,32 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::fleet::{field, json};
 use crate::support::lab::Lab;
-use crate::support::{describe, fleetup, repo, require_root, require_tool, run};
+use crate::support::service::{
+    BIN, DIR, Padding, ensure_user, get, id, install_as_package, kill, kill_services, new_channel,
+    pids_of, publish, release_bytes, require_port_80_privileged, require_service_tools,
+    restart_command, service_pids, service_user,
+};
+use crate::support::{describe, fleetup, run, sha256_hex};
 
-/// Where the service lives on every host, and its directory.
-const BIN: &str = "/opt/demo/demo-service";
-const DIR: &str = "/opt/demo";
 /// What every temp file, lock and lock temp of fleetup in `DIR` starts with.
 const DOT_PREFIX: &str = ".demo-service.fleetup";
-/// The unprivileged user the service runs as.
-const SERVICE_USER: &str = "fleetup-demo";
 /// A login user without sudo rules, and one whose sudo wants a password.
 const PLAIN_USER: &str = "fleetup-fnuser";
 const PASSWORD_USER: &str = "fleetup-fnpw";
+/// How long a restart waits for the service to answer.
+const START_SECS: u32 = 10;
 
 // ---------------------------------------------------------------------------------------------
-// The service, its releases, its channel
+// The service (tests/support/service.rs), the users
 // ---------------------------------------------------------------------------------------------
-
-/// The compiled `examples/demo-service` (`cargo test` does not build examples), once per test
-/// process.
-fn demo_service_exe() -> &'static Path {
-    static EXE: OnceLock<PathBuf> = OnceLock::new();
-    EXE.get_or_init(|| {
-        let profile_dir = Path::new(env!("CARGO_BIN_EXE_fleetup")).parent().unwrap();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(repo())
-            .args(["build", "--quiet", "--example", "demo-service"]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        let out = run(&mut cmd);
-        assert!(out.status.success(), "{}", describe(&out));
-        let exe = profile_dir.join("examples/demo-service");
-        assert!(exe.is_file(), "{exe:?} was not built");
-        exe
-    })
-}
-
-/// Release `version` of the demo service: the program, then (when `size` is given) copies of
-/// itself up to that size — real machine code, as compressible as a binary is — then the
-/// version trailer it reads from its own end.
-fn release_bytes(version: &str, size: Option<usize>) -> Vec<u8> {
-    let exe = std::fs::read(demo_service_exe()).unwrap();
-    let trailer = format!("\nFLEETUP_DEMO_VERSION={version}\n");
-    let mut bytes = exe.clone();
-    if let Some(size) = size {
-        while bytes.len() + trailer.len() < size {
-            let room = size - trailer.len() - bytes.len();
-            bytes.extend_from_slice(&exe[..room.min(exe.len())]);
-        }
-    }
-    bytes.extend_from_slice(trailer.as_bytes());
-    bytes
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    let digest: [u8; 32] = Sha256::digest(data).into();
-    hex::encode(digest)
-}
-
-/// `fleetup release …` in `dir`, which must succeed.
-fn release_cmd(dir: &Path, args: &[&str]) {
-    let out = run(fleetup().current_dir(dir).arg("release").args(args));
-    assert!(out.status.success(), "release {args:?}: {}", describe(&out));
-}
-
-/// A channel in `dir/releases` signed by a fresh key, offering `bytes` as `version` for this
-/// machine's os/arch.
-fn publish(dir: &Path, version: &str, bytes: &[u8]) {
-    if !dir.join("k.key").exists() {
-        release_cmd(dir, &["keygen", "-p", "k.pub", "-s", "k.key", "-W"]);
-    }
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    };
-    let file = dir.join(format!("build-{version}"));
-    std::fs::write(&file, bytes).unwrap();
-    let artifact = format!("linux/{arch}={}", file.display());
-    release_cmd(
-        dir,
-        &[
-            "publish",
-            "--dir",
-            "releases",
-            "--product",
-            "demo-service",
-            "--version",
-            version,
-            "-s",
-            "k.key",
-            &artifact,
-        ],
-    );
-}
-
-/// `id FLAG USER` as a number.
-fn id(flag: &str, user: &str) -> u32 {
-    let out = run(Command::new("id").args([flag, user]));
-    assert!(out.status.success(), "id {flag} {user}: {}", describe(&out));
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-}
-
-/// Runs `useradd ARGS` unless `user` exists; retried while another test holds the passwd lock.
-fn ensure_user(user: &str, args: &[&str]) {
-    for _ in 0..100 {
-        if run(Command::new("id").arg(user)).status.success() {
-            return;
-        }
-        let out = run(Command::new("useradd").args(args).arg(user));
-        // 0 created, 9 created meanwhile by another test, 10 passwd busy: try again.
-        match out.status.code() {
-            Some(0 | 9) => return,
-            Some(10) => std::thread::sleep(Duration::from_millis(100)),
-            _ => panic!("useradd {user}: {}", describe(&out)),
-        }
-    }
-    panic!("useradd {user}: /etc/passwd stayed locked");
-}
 
 /// A login user the lab's sshd lets in with the lab key: not locked (`*` is "no password").
 fn login_user(user: &str) -> u32 {
@@ -176,93 +73,6 @@ impl Drop for SudoRule {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
-}
-
-/// The restart command for the host at `addr` (see tests/fleet_service.rs): stops this host's
-/// instance, starts the binary detached as `fleetup-demo` on `addr:80`, returns once it answers.
-/// With `hang_on`, it first hangs (`sleep SECONDS`, never done in time) when the binary in
-/// place is that version.
-fn restart_command(addr: &str, uid: u32, gid: u32, hang_on: Option<(&str, &str)>) -> String {
-    let hang = hang_on.map_or_else(String::new, |(v, seconds)| {
-        format!(
-            "if {BIN} --version 2>/dev/null | grep -qx 'demo-service {v}'; then exec sleep {seconds}; fi\n"
-        )
-    });
-    format!(
-        r#"set -u
-{hang}d={DIR}
-alive() {{ s=$(ps -o stat= -p "$1" 2>/dev/null) || return 1; case "$s" in ''|Z*) return 1;; esac; }}
-if [ -s "$d/pid" ]; then
-  old=$(cat "$d/pid")
-  kill "$old" 2>/dev/null
-  n=0
-  while alive "$old"; do
-    n=$((n + 1)); [ "$n" -gt 100 ] && {{ echo "old instance $old still running" >&2; exit 1; }}
-    sleep 0.1
-  done
-fi
-rm -f "$d/pid"
-setsid -f sh -c 'echo $$ > {DIR}/pid && exec setpriv --reuid={uid} --regid={gid} --init-groups -- {BIN} {addr}:80' </dev/null >"$d/log" 2>&1
-n=0
-while :; do
-  if curl -s -o /dev/null --max-time 1 http://{addr}:80/; then echo "started, pid $(cat "$d/pid")"; exit 0; fi
-  pid=$(cat "$d/pid" 2>/dev/null || true)
-  if [ -n "$pid" ] && ! alive "$pid"; then echo "demo-service exited at start:" >&2; cat "$d/log" >&2; exit 1; fi
-  n=$((n + 1)); [ "$n" -gt 100 ] && {{ echo "not listening on {addr}:80 after 10 s:" >&2; cat "$d/log" >&2; exit 1; }}
-  sleep 0.1
-done
-"#
-    )
-}
-
-/// Pids of the processes whose command line is exactly `words`.
-fn pids_of(words: &[&str]) -> Vec<u32> {
-    let want: Vec<u8> = words
-        .iter()
-        .flat_map(|w| [w.as_bytes(), b"\0"].concat())
-        .collect();
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
-            continue;
-        };
-        if std::fs::read(entry.path().join("cmdline")).is_ok_and(|c| c == want) {
-            pids.push(pid);
-        }
-    }
-    pids.sort_unstable();
-    pids
-}
-
-/// Pids of the service instances for `addr`.
-fn service_pids(addr: &str) -> Vec<u32> {
-    pids_of(&[BIN, &format!("{addr}:80")])
-}
-
-/// `GET /` on `addr:80`: the body of a 200, or what went wrong.
-fn get(addr: &str) -> Result<String, String> {
-    let sa: SocketAddr = format!("{addr}:80").parse().unwrap();
-    let mut s = TcpStream::connect_timeout(&sa, Duration::from_secs(5))
-        .map_err(|e| format!("connect {sa}: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(format!("GET / HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
-        .map_err(|e| format!("send to {sa}: {e}"))?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp)
-        .map_err(|e| format!("read from {sa}: {e}"))?;
-    match resp.split_once("\r\n\r\n") {
-        Some((head, body)) if head.starts_with("HTTP/1.1 200 ") => Ok(body.to_owned()),
-        _ => Err(format!("{sa} answered {resp:?}")),
-    }
-}
-
-fn kill(sig: &str, pids: &[u32]) {
-    if pids.is_empty() {
-        return;
-    }
-    let _ = run(Command::new("kill")
-        .arg(format!("-{sig}"))
-        .args(pids.iter().map(u32::to_string)));
 }
 
 /// Every process descending from `pid` (not `pid` itself), with its command name.
@@ -311,9 +121,7 @@ struct Leftovers {
 
 impl Drop for Leftovers {
     fn drop(&mut self) {
-        for addr in &self.addrs {
-            kill("KILL", &service_pids(addr));
-        }
+        kill_services(&self.addrs);
         kill("KILL", &pids_of(&["sleep", &self.hang]));
     }
 }
@@ -416,27 +224,14 @@ impl Site {
     /// A lab of `n` hosts with a channel offering 1.1.0 (of `new_size` bytes when given). Hosts
     /// get their service with [`Site::install`] and [`Site::start_service`].
     fn new(n: usize, new_size: Option<usize>) -> Site {
-        require_root();
-        for tool in ["setcap", "getcap"] {
-            require_tool(tool, "apt-get install libcap2-bin");
-        }
-        require_tool("setpriv", "apt-get install util-linux");
-        require_tool("curl", "apt-get install curl");
-        let unprivileged: u32 =
-            std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap();
-        assert!(
-            unprivileged > 80,
-            "any user may bind port 80 here: the capability would not matter"
-        );
-        ensure_user(SERVICE_USER, &["--system", "--no-create-home"]);
-        let (uid, gid) = (id("-u", SERVICE_USER), id("-g", SERVICE_USER));
+        require_service_tools();
+        require_port_80_privileged();
+        let (uid, gid) = service_user();
         let work = tempfile::tempdir().unwrap();
-        let old = release_bytes("1.0.0", None);
-        let new = release_bytes("1.1.0", new_size);
+        let old = release_bytes("1.0.0", Padding::None, false);
+        let padding = new_size.map_or(Padding::None, Padding::CopiesUpTo);
+        let new = release_bytes("1.1.0", padding, false);
+        new_channel(work.path());
         publish(work.path(), "1.1.0", &new);
         let lab = Lab::start(n);
         let names: Vec<String> = lab.hosts().iter().map(|h| h.name.clone()).collect();
@@ -472,7 +267,7 @@ impl Site {
                 // them).
                 json!({
                     "fleetup_binary": BIN,
-                    "fleetup_restart_command": restart_command(&addr, uid, gid, None),
+                    "fleetup_restart_command": restart_command(&addr, uid, gid, START_SECS, None),
                     "fleetup_health_url": format!("http://{addr}:80/"),
                     "fleetup_health_timeout": 10,
                 }),
@@ -523,20 +318,16 @@ impl Site {
 
     /// Installs 1.0.0 as a package would: root-owned, 0755, allowed to bind low ports.
     fn install(&self, h: &str) {
-        std::fs::create_dir_all(self.dir(h)).unwrap();
-        let bin = self.bin(h);
-        std::fs::write(&bin, &self.old).unwrap();
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let out = run(Command::new("setcap")
-            .arg("cap_net_bind_service=+ep")
-            .arg(&bin));
-        assert!(out.status.success(), "setcap: {}", describe(&out));
+        install_as_package(&self.bin(h), &self.old);
     }
 
     /// Starts the service on `h` by hand (as an operator would) and checks it serves 1.0.0.
     fn start_service(&self, h: &str) {
         let addr = self.addr(h);
-        self.ssh(h, &restart_command(&addr, self.uid, self.gid, None));
+        self.ssh(
+            h,
+            &restart_command(&addr, self.uid, self.gid, START_SECS, None),
+        );
         assert_eq!(get(&addr), Ok("demo-service 1.0.0\n".into()), "{h}");
     }
 
@@ -1278,7 +1069,7 @@ fn lab_hung_restart_is_killed_by_its_timeout_and_the_host_rolled_back() {
     site.set_vars(
         &hung,
         json!({
-            "fleetup_restart_command": restart_command(&addr, site.uid, site.gid, Some(("1.1.0", &hang))),
+            "fleetup_restart_command": restart_command(&addr, site.uid, site.gid, START_SECS, Some(("1.1.0", &hang))),
             "fleetup_restart_timeout": 3,
         }),
     );

@@ -7,15 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::{self, sha256_hex};
 use bytes::Bytes;
 use fleetup::plan::{Action, decide};
 use fleetup::release::Artifact;
 use fleetup::steps::lock::LockOwner;
-use fleetup::steps::version::go_arch;
 use fleetup::steps::{HostSettings, Outcome, Step, probe, probe_for, rollback, upgrade};
 use fleetup::transport::local::LocalTransport;
 use fleetup::transport::{CommandOutput, RemoteCommand, Transport, TransportError};
-use sha2::{Digest, Sha256};
 
 const HOST: &str = "localhost-test";
 
@@ -78,22 +77,9 @@ fn write_exec(path: &Path, content: &[u8], mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-fn sha(content: &[u8]) -> String {
-    hex::encode(Sha256::digest(content))
-}
-
+/// A release artifact of `content` for this machine, and its bytes.
 fn artifact(content: &[u8]) -> (Artifact, Bytes) {
-    let m = Command::new("uname").arg("-m").output().unwrap();
-    (
-        Artifact {
-            os: "linux".into(),
-            arch: go_arch(&String::from_utf8_lossy(&m.stdout)),
-            url: "demo".into(),
-            size: content.len() as u64,
-            sha256: sha(content),
-        },
-        Bytes::copy_from_slice(content),
-    )
+    (support::artifact(content), Bytes::copy_from_slice(content))
 }
 
 fn sh(args: &[&str]) -> std::process::Output {
@@ -138,7 +124,7 @@ async fn probe_reads_real_binaries() {
     let p = probe(&t, &HostSettings::for_binary(&d.s("true")))
         .await
         .unwrap();
-    assert_eq!(p.sha256, sha(&elf));
+    assert_eq!(p.sha256, sha256_hex(&elf));
     assert_eq!((p.mode, p.size, p.uid), (0o751, elf.len() as u64, 0));
     assert_eq!(p.os, "linux");
     assert_eq!(p.real_path, d.s("true"));
@@ -714,7 +700,11 @@ async fn a_binary_changed_after_the_probe_is_not_swapped() {
     let p = probe_for(&t, &settings, Some(&[old.len() as u64]))
         .await
         .unwrap();
-    assert_eq!(p.sha256, sha(&old), "the size of an artifact: hashed");
+    assert_eq!(
+        p.sha256,
+        sha256_hex(&old),
+        "the size of an artifact: hashed"
+    );
     assert!(p.identity.contains(':'), "{}", p.identity);
 
     let new = script("1.1.0");

@@ -4,9 +4,14 @@
 
 pub mod http;
 pub mod lab;
+pub mod service;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use fleetup::release::Artifact;
+use fleetup::steps::version::go_arch;
+use sha2::{Digest, Sha256};
 
 /// The repository root (where `Cargo.toml` is).
 pub fn repo() -> PathBuf {
@@ -70,4 +75,21 @@ pub fn require_root() {
 /// Path of a file in the repository.
 pub fn repo_path(rel: impl AsRef<Path>) -> PathBuf {
     repo().join(rel)
+}
+
+/// The sha256 of `data` in lower-case hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// A release artifact of `content` for this machine (`linux`, the arch `uname -m` names).
+pub fn artifact(content: &[u8]) -> Artifact {
+    let m = Command::new("uname").arg("-m").output().unwrap();
+    Artifact {
+        os: "linux".into(),
+        arch: go_arch(&String::from_utf8_lossy(&m.stdout)),
+        url: "demo".into(),
+        size: content.len() as u64,
+        sha256: sha256_hex(content),
+    }
 }

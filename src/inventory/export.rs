@@ -17,7 +17,8 @@
 //! two parents is drawn twice), then the group's own hosts; `all` lists no hosts of its own.
 //! Empty groups are drawn. Unlike Ansible, which ignores `--limit` in `--graph`, fleetup draws
 //! only the selected hosts: the tree shows what fleetup would work on. Without a limit the
-//! output is Ansible's, byte for byte.
+//! output is Ansible's, byte for byte, up to [`MAX_GRAPH_BYTES`] (where Ansible would go on
+//! drawing the exponential tree of a ladder of diamonds, fleetup stops and says so).
 
 use std::collections::HashSet;
 
@@ -159,22 +160,40 @@ fn sort_keys(v: Value) -> Value {
     }
 }
 
+/// The most bytes `--graph` draws. A group under two parents is drawn under each, so a ladder
+/// of diamonds (`g0` → `a0`, `b0` → `g1` → …, a few hundred bytes of inventory) would draw
+/// 2^n subtrees; the drawing stops past this, with a last line saying so. Any inventory whose
+/// shared groups do not multiply like that draws whole (a million hosts take about 20 MiB).
+pub const MAX_GRAPH_BYTES: usize = 64 << 20;
+
 /// The `ansible-inventory --graph` tree under `group`, limited to the `selected` hosts.
-/// Lines end in `\n`, including the last (Ansible's `display` adds it).
+/// Lines end in `\n`, including the last (Ansible's `display` adds it). Stops after
+/// [`MAX_GRAPH_BYTES`].
 pub fn graph(inv: &Inventory, group: &str, selected: &[String]) -> String {
     let chosen: HashSet<&str> = selected.iter().map(String::as_str).collect();
     let mut out = String::new();
-    graph_group(inv, group, 0, &chosen, &mut out);
+    if graph_group(inv, group, 0, &chosen, &mut out).is_none() {
+        out.push_str(&format!(
+            "... (the graph stops here, past {} MiB: groups under several parents are drawn \
+             under each of them; `--list` shows each group once)\n",
+            MAX_GRAPH_BYTES >> 20
+        ));
+    }
     out
 }
 
-fn graph_line(out: &mut String, depth: usize, name: &str) {
+/// Draws one line; `None` once the drawing is past [`MAX_GRAPH_BYTES`].
+fn graph_line(out: &mut String, depth: usize, name: &str) -> Option<()> {
+    if out.len() > MAX_GRAPH_BYTES {
+        return None;
+    }
     if depth > 0 {
         out.push_str(&"  |".repeat(depth));
         out.push_str("--");
     }
     out.push_str(name);
     out.push('\n');
+    Some(())
 }
 
 fn graph_group(
@@ -183,17 +202,20 @@ fn graph_group(
     depth: usize,
     chosen: &HashSet<&str>,
     out: &mut String,
-) {
-    let Some(group) = inv.group(name) else { return };
-    graph_line(out, depth, &format!("@{name}:"));
+) -> Option<()> {
+    let Some(group) = inv.group(name) else {
+        return Some(());
+    };
+    graph_line(out, depth, &format!("@{name}:"))?;
     for child in &group.children {
-        graph_group(inv, child, depth + 1, chosen, out);
+        graph_group(inv, child, depth + 1, chosen, out)?;
     }
     if name != ALL {
         for host in group.hosts.iter().filter(|h| chosen.contains(h.as_str())) {
-            graph_line(out, depth + 1, host);
+            graph_line(out, depth + 1, host)?;
         }
     }
+    Some(())
 }
 
 #[cfg(test)]
@@ -341,5 +363,40 @@ mod tests {
         assert_eq!(doc["d"], json!({"hosts": ["h"]}));
         assert_eq!(doc["c"], json!({"children": ["d"]}));
         assert!(doc.get("ungrouped").is_none());
+    }
+
+    #[test]
+    fn a_ladder_of_diamonds_stops_drawing_past_the_cap() {
+        // Found by fuzzing: 28 diamonds (1.6 KB of INI) drew 2^28 subtrees, gigabytes, as
+        // ansible-inventory does; the graph now stops past MAX_GRAPH_BYTES and says so.
+        let mut inv = Inventory::new();
+        let n = 40;
+        for i in 0..n {
+            for side in ["a", "b"] {
+                inv.add_child(&format!("g{i}"), &format!("{side}{i}"), &here())
+                    .unwrap();
+                inv.add_child(&format!("{side}{i}"), &format!("g{}", i + 1), &here())
+                    .unwrap();
+            }
+        }
+        inv.add_host("leaf", Some(&format!("g{n}")));
+        inv.reconcile();
+        let g = graph(&inv, ALL, &all_hosts(&inv));
+        assert!(
+            g.len() > MAX_GRAPH_BYTES && g.len() < MAX_GRAPH_BYTES + 4096,
+            "{}",
+            g.len()
+        );
+        assert!(
+            g.starts_with("@all:\n  |--@ungrouped:\n  |--@g0:\n"),
+            "{}",
+            &g[..100]
+        );
+        let last = g.lines().last().unwrap();
+        assert!(
+            last.starts_with("... (the graph stops here, past 64 MiB"),
+            "{last}"
+        );
+        assert!(g.ends_with('\n'));
     }
 }

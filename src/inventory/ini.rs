@@ -16,7 +16,8 @@
 //!
 //! Where fleetup is stricter than Ansible: host names starting with `-` (or empty, or with
 //! whitespace) and group names starting with `-` are refused; ranges that expand to nothing
-//! are refused (see [`super::range`]).
+//! are refused (see [`super::range`]), and so is a host line that would take the inventory past
+//! [`super::MAX_HOSTS`] hosts (the YAML reader refuses it too).
 
 use std::path::Path;
 
@@ -218,6 +219,9 @@ impl Parser<'_> {
                 reason,
             })?;
         }
+        self.inv
+            .room_for(&hosts)
+            .map_err(|e| self.syntax(format!("host pattern '{pattern}': {e}")))?;
         for host in &hosts {
             // Ansible sets `ansible_port` only when it creates the host, and not for port 0.
             let new = self.inv.host(host).is_none();

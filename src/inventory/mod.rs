@@ -20,7 +20,7 @@ pub mod yaml;
 #[cfg(test)]
 mod testutil;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -31,6 +31,11 @@ pub use pattern::select;
 
 /// Variables as Ansible holds them: names to typed values.
 pub type Vars = IndexMap<String, Value>;
+
+/// The most hosts one inventory may list (all sources together, a host counting once for each
+/// group it is listed in), as many as one host range may expand to: a few lines of ranges
+/// could otherwise ask for billions.
+pub const MAX_HOSTS: usize = range::MAX_HOSTS;
 
 /// The name of the group every host and group belongs to.
 pub const ALL: &str = "all";
@@ -144,6 +149,9 @@ pub struct Inventory {
     /// `group_vars/`, `host_vars/` of the playbook directory (for fleetup: the current directory,
     /// as `ansible`/`ansible-inventory` use it).
     playbook_vars_dir: Option<VarsDir>,
+    /// Host entries made so far (a host counts once per group it was put in), for the
+    /// [`MAX_HOSTS`] cap.
+    entries: usize,
 }
 
 impl Default for Inventory {
@@ -161,6 +169,7 @@ impl Inventory {
             extra_vars: Vars::new(),
             inventory_vars_dirs: Vec::new(),
             playbook_vars_dir: None,
+            entries: 0,
         };
         inv.ensure_group(ALL);
         inv.ensure_group(UNGROUPED);
@@ -236,15 +245,37 @@ impl Inventory {
             );
         }
         if let Some(group) = group {
-            let g = self.ensure_group(group);
-            if !g.hosts.iter().any(|h| h == name) {
-                g.hosts.push(name.to_owned());
-            }
+            self.ensure_group(group);
+            // A host is in a group's `hosts` exactly when the group is in the host's `groups`;
+            // look in the host's list, which is short (a group's may hold a million names).
             let h = &mut self.hosts[name];
             if !h.groups.iter().any(|g| g == group) {
                 h.groups.push(group.to_owned());
+                self.groups[group].hosts.push(name.to_owned());
+                self.entries += 1;
             }
         }
+    }
+
+    /// How many hosts the inventory holds.
+    pub fn host_count(&self) -> usize {
+        self.hosts.len()
+    }
+
+    /// Refuses to add `names` (to one group) when that would take the inventory past
+    /// [`MAX_HOSTS`] hosts or host entries; the parsers call this before adding a line's hosts.
+    pub(crate) fn room_for(&self, names: &[String]) -> std::result::Result<(), String> {
+        let new = names
+            .iter()
+            .filter(|n| !self.hosts.contains_key(n.as_str()))
+            .count();
+        if self.hosts.len() + new > MAX_HOSTS || self.entries + names.len() > MAX_HOSTS {
+            return Err(format!(
+                "the inventory would list more than {MAX_HOSTS} hosts (a host counts once for \
+                 each group it is listed in)"
+            ));
+        }
+        Ok(())
     }
 
     /// Sets a variable on a host (which must exist).
@@ -269,11 +300,13 @@ impl Inventory {
     }
 
     /// Makes `child` a child group of `parent`, declaring both. Refuses an edge that would
-    /// make a group its own ancestor, as Ansible does.
+    /// make a group its own ancestor, as Ansible does. `all` is never a child: every group
+    /// ends up under `all` (see [`Inventory::reconcile`]), so `all` under a group is a cycle
+    /// (Ansible reports it when it reconciles).
     pub fn add_child(&mut self, parent: &str, child: &str, origin: &Origin) -> Result<()> {
         self.ensure_group(parent);
         self.ensure_group(child);
-        if parent == child || self.ancestors(parent).contains(child) {
+        if parent == child || child == ALL || self.ancestors(parent).contains(child) {
             return Err(InventoryError::Cycle {
                 origin: origin.clone(),
                 parent: parent.to_owned(),
@@ -325,40 +358,58 @@ impl Inventory {
             self.link(ALL, &g);
         }
         let names: Vec<String> = self.hosts.keys().cloned().collect();
+        // Hosts that leave `ungrouped`, taken out of its list in one pass at the end (one pass
+        // per host was quadratic).
+        let mut leaving: HashSet<String> = HashSet::new();
         for name in names {
-            let groups = self.hosts[&name].groups.clone();
+            let groups = &self.hosts[&name].groups;
             let in_other = groups.iter().any(|g| g != ALL && g != UNGROUPED);
             if groups.iter().any(|g| g == UNGROUPED) {
                 if in_other {
-                    self.groups[UNGROUPED].hosts.retain(|h| *h != name);
                     self.hosts[&name].groups.retain(|g| g != UNGROUPED);
+                    leaving.insert(name);
                 }
             } else if !in_other {
                 self.add_host(&name, Some(UNGROUPED));
             }
         }
+        if !leaving.is_empty() {
+            self.groups[UNGROUPED]
+                .hosts
+                .retain(|h| !leaving.contains(h));
+        }
     }
 
     /// Depth of a group as Ansible computes it: the longest path from `all` (which is 0).
+    /// Each group's depth is computed once (a walk over every path would take exponential
+    /// time on a ladder of diamonds, a few hundred bytes of inventory).
     pub fn depth(&self, group: &str) -> usize {
-        fn walk(inv: &Inventory, g: &str, seen: &mut Vec<String>) -> usize {
+        fn walk<'a>(
+            inv: &'a Inventory,
+            g: &'a str,
+            done: &mut HashMap<&'a str, usize>,
+            path: &mut HashSet<&'a str>,
+        ) -> usize {
+            if let Some(d) = done.get(g) {
+                return *d;
+            }
             let Some(grp) = inv.groups.get(g) else {
                 return 0;
             };
-            if seen.iter().any(|s| s == g) {
-                return 0;
+            if !path.insert(g) {
+                return 0; // a cycle (the builders refuse them): stop here
             }
-            seen.push(g.to_owned());
             let d = grp
                 .parents
                 .iter()
-                .map(|p| walk(inv, p, seen) + 1)
+                .map(|p| walk(inv, p, done, path) + 1)
                 .max()
                 .unwrap_or(0);
-            seen.pop();
+            path.remove(g);
+            done.insert(g, d);
             d
         }
-        walk(self, group, &mut Vec::new())
+        walk(self, group, &mut HashMap::new(), &mut HashSet::new())
     }
 
     /// Every group a host belongs to, directly or through children, `all` included.

@@ -261,4 +261,193 @@ mod tests {
         assert_eq!(ok("w[-1:1]"), ["w-1", "w0", "w1"]);
         assert!(expand("w[1__0:11]").is_err());
     }
+
+    /// Property tests: random templates of literal text and ranges, expanded, against a
+    /// reference model that lists each range's values and takes their cartesian product
+    /// (leftmost range slowest).
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::{LETTERS, expand};
+
+        /// One range of a template, and the values it stands for.
+        #[derive(Debug, Clone)]
+        struct Range {
+            spec: String,
+            values: Vec<String>,
+            /// Zero-padded width (0: not padded); numeric ranges only.
+            width: usize,
+            numeric: bool,
+        }
+
+        fn numeric() -> impl Strategy<Value = Range> {
+            (
+                0u64..120,
+                1usize..6,
+                1u64..4,
+                0u64..3,
+                any::<bool>(),
+                0usize..3,
+                any::<bool>(),
+            )
+                .prop_map(|(begin, n, step, extra, padded, pad, explicit_step)| {
+                    let extra = extra % step; // an end past the last value, short of a step
+                    let end = begin + (n as u64 - 1) * step + extra;
+                    let digits = end.to_string().len();
+                    // A padded begin has a leading zero and more than one digit.
+                    let width = if padded { digits + 1 + pad } else { 0 };
+                    let (b, e) = if padded {
+                        (format!("{begin:0width$}"), format!("{end:0width$}"))
+                    } else if begin == 0 && !explicit_step {
+                        (String::new(), end.to_string()) // `[:e]` starts at 0
+                    } else {
+                        (begin.to_string(), end.to_string())
+                    };
+                    let spec = if step == 1 && !explicit_step {
+                        format!("{b}:{e}")
+                    } else {
+                        format!("{b}:{e}:{step}")
+                    };
+                    let values = (begin..=end)
+                        .step_by(step as usize)
+                        .map(|v| format!("{v:0width$}"))
+                        .collect();
+                    Range {
+                        spec,
+                        values,
+                        width,
+                        numeric: true,
+                    }
+                })
+        }
+
+        fn alphabetic() -> impl Strategy<Value = Range> {
+            (0usize..52, 0usize..8, 1usize..4).prop_map(|(begin, len, step)| {
+                let end = (begin + len).min(51);
+                let letters: Vec<char> = LETTERS.chars().collect();
+                let spec = if step == 1 {
+                    format!("{}:{}", letters[begin], letters[end])
+                } else {
+                    format!("{}:{}:{step}", letters[begin], letters[end])
+                };
+                let values = letters[begin..=end]
+                    .iter()
+                    .step_by(step)
+                    .map(char::to_string)
+                    .collect();
+                Range {
+                    spec,
+                    values,
+                    width: 0,
+                    numeric: false,
+                }
+            })
+        }
+
+        /// Literal text: host-name characters (no bracket, no `|`).
+        fn literal() -> impl Strategy<Value = String> {
+            "[a-z0-9.-]{0,4}"
+        }
+
+        /// A template: literal, then up to three (range, literal) pairs.
+        fn template() -> impl Strategy<Value = (String, Vec<Range>, Vec<String>)> {
+            (
+                literal(),
+                prop::collection::vec((prop_oneof![numeric(), alphabetic()], literal()), 0..4),
+            )
+                .prop_map(|(head, parts)| {
+                    let mut text = head.clone();
+                    let mut literals = vec![head];
+                    let mut ranges = Vec::new();
+                    for (r, lit) in parts {
+                        text.push_str(&format!("[{}]{lit}", r.spec));
+                        ranges.push(r);
+                        literals.push(lit);
+                    }
+                    (text, ranges, literals)
+                })
+        }
+
+        /// The reference model: the cartesian product, leftmost range slowest.
+        fn model(ranges: &[Range], literals: &[String]) -> Vec<String> {
+            let mut names = vec![literals[0].clone()];
+            for (r, lit) in ranges.iter().zip(&literals[1..]) {
+                names = names
+                    .iter()
+                    .flat_map(|n| r.values.iter().map(move |v| format!("{n}{v}{lit}")))
+                    .collect();
+            }
+            names
+        }
+
+        /// A regex every name of the template matches.
+        fn template_regex(ranges: &[Range], literals: &[String]) -> regex::Regex {
+            let mut re = format!("^{}", regex::escape(&literals[0]));
+            for (r, lit) in ranges.iter().zip(&literals[1..]) {
+                re.push_str(
+                    match (r.numeric, r.width) {
+                        (true, 0) => r"(\d+)".to_owned(),
+                        (true, w) => format!(r"(\d{{{w}}})"),
+                        (false, _) => "([a-zA-Z])".to_owned(),
+                    }
+                    .as_str(),
+                );
+                re.push_str(&regex::escape(lit));
+            }
+            re.push('$');
+            regex::Regex::new(&re).unwrap()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn expansion_is_the_cartesian_product((text, ranges, literals) in template()) {
+                let names = expand(&text).map_err(TestCaseError::fail)?;
+                // The count is the product of the range lengths.
+                let product: usize = ranges.iter().map(|r| r.values.len()).product();
+                prop_assert_eq!(names.len(), product);
+                // Same names, same order as the model.
+                prop_assert_eq!(&names, &model(&ranges, &literals));
+                // Every name matches its template, each range's part padded to its width.
+                let re = template_regex(&ranges, &literals);
+                for name in &names {
+                    prop_assert!(re.is_match(name), "{} does not match {}", name, re.as_str());
+                    prop_assert!(!name.contains('['));
+                }
+            }
+
+            #[test]
+            fn a_numeric_range_round_trips(
+                head in literal(), tail in literal(), r in numeric(),
+            ) {
+                // Reading the numbers back gives begin, begin + step, …; padded ones keep
+                // their width.
+                let names = expand(&format!("{head}[{}]{tail}", r.spec)).map_err(TestCaseError::fail)?;
+                let middles: Vec<&str> = names
+                    .iter()
+                    .map(|n| &n[head.len()..n.len() - tail.len()])
+                    .collect();
+                prop_assert_eq!(&middles, &r.values.iter().map(String::as_str).collect::<Vec<_>>());
+                if r.width > 0 {
+                    prop_assert!(middles.iter().all(|m| m.len() == r.width));
+                }
+                let numbers: Vec<u64> = middles.iter().map(|m| m.parse().unwrap()).collect();
+                prop_assert!(numbers.windows(2).all(|w| w[0] < w[1]));
+            }
+
+            #[test]
+            fn text_without_a_bracket_is_itself(name in "[^\\[]{0,12}") {
+                prop_assert_eq!(expand(&name).map_err(TestCaseError::fail)?, vec![name]);
+            }
+
+            #[test]
+            fn arbitrary_text_never_panics(text in "[\\[\\]:0-9a-zA-Z_|+ -]{0,24}") {
+                if let Ok(names) = expand(&text) {
+                    prop_assert!(!names.is_empty());
+                    prop_assert!(names.iter().all(|n| !n.contains('[')));
+                }
+            }
+        }
+    }
 }

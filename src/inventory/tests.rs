@@ -31,6 +31,26 @@ fn cycle_is_refused() {
 }
 
 #[test]
+fn all_is_never_a_child() {
+    // Found by fuzzing: `[g:children]` listing `all` was accepted, then `reconcile` put `g`
+    // under `all`, a cycle that sent `inventory --graph` into endless recursion (a stack
+    // overflow). ansible-inventory fails on it ("creates a recursive dependency loop").
+    let mut inv = Inventory::new();
+    let err = inv.add_child("g", ALL, &here()).unwrap_err();
+    assert!(matches!(err, InventoryError::Cycle { .. }), "{err}");
+    inv.add_child("g", "h", &here()).unwrap();
+    assert!(inv.add_child("h", ALL, &here()).is_err());
+    inv.reconcile();
+    assert_eq!(inv.group(ALL).unwrap().parents, Vec::<String>::new());
+    assert_eq!(
+        crate::inventory::export::graph(&inv, ALL, &[])
+            .lines()
+            .count(),
+        4
+    );
+}
+
+#[test]
 fn reconcile_moves_hosts_in_and_out_of_ungrouped() {
     let mut inv = Inventory::new();
     inv.add_host("lonely", None);
@@ -50,6 +70,60 @@ fn depth_is_longest_path() {
     inv.reconcile();
     assert_eq!(inv.depth("a"), 1);
     assert_eq!(inv.depth("c"), 3);
+}
+
+#[test]
+fn depth_of_a_ladder_of_diamonds_is_quick() {
+    // Found by fuzzing (fuzz/fuzz_targets/inventory_ini.rs): g0 → a0, b0 → g1 → a1, b1 → …
+    // has 2^n paths from the top; walking each one hung `inventory --list` on 1.6 KB of INI.
+    let mut inv = Inventory::new();
+    let n = 40;
+    for i in 0..n {
+        for side in ["a", "b"] {
+            inv.add_child(&format!("g{i}"), &format!("{side}{i}"), &here())
+                .unwrap();
+            inv.add_child(&format!("{side}{i}"), &format!("g{}", i + 1), &here())
+                .unwrap();
+        }
+    }
+    inv.add_host("leaf", Some(&format!("g{n}")));
+    inv.reconcile();
+    let start = std::time::Instant::now();
+    assert_eq!(inv.depth(&format!("g{n}")), 2 * n + 1);
+    assert_eq!(inv.host_vars("leaf").len(), 0);
+    // Exponential time would not end; linear time is microseconds.
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn big_groups_take_linear_time() {
+    // Found by fuzzing: `[g]` then `h[0:999999]` (14 bytes of INI) did not load in 5 minutes,
+    // each host being looked for in the group's whole list, and again when `reconcile` took
+    // hosts out of `ungrouped`.
+    let n = 200_000;
+    let start = std::time::Instant::now();
+    let mut inv = Inventory::new();
+    for i in 0..n {
+        inv.add_host(&format!("h{i}"), Some(UNGROUPED));
+    }
+    for i in 0..n {
+        inv.add_host(&format!("h{i}"), Some("web"));
+        inv.add_host(&format!("h{i}"), Some("web"));
+    }
+    inv.reconcile();
+    assert_eq!(inv.group("web").unwrap().hosts.len(), n);
+    assert_eq!(
+        inv.group("web").unwrap().hosts[n - 1],
+        format!("h{}", n - 1)
+    );
+    assert!(inv.group(UNGROUPED).unwrap().hosts.is_empty());
+    assert_eq!(inv.host("h7").unwrap().groups, ["web"]);
+    // Quadratic time is many minutes here, even optimized; linear is about a second.
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[test]

@@ -59,6 +59,14 @@ impl TrustedKeys {
         Ok(Self { keys })
     }
 
+    /// The key of a minisign `.pub` file, from its text, as [`TrustedKeys::from_entries`] reads
+    /// a file entry (`entry` names the file in errors). For callers that read the file
+    /// themselves, and for the fuzz targets.
+    pub fn from_public_key_file_text(entry: &str, text: &str) -> Result<Self> {
+        let key = key_from_file_text(entry, text)?;
+        Ok(Self { keys: vec![key] })
+    }
+
     /// Ids of the trusted keys.
     pub fn ids(&self) -> Vec<String> {
         self.keys.iter().map(|(id, _)| id.clone()).collect()
@@ -136,7 +144,16 @@ fn parse_entry(entry: &str) -> Result<(String, PublicKey)> {
         )));
     }
     let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-    // A .pub file is `untrusted comment: …` then the key; accept a bare key line too.
+    key_from_file_text(entry, &text)
+}
+
+/// The key of a `.pub` file's text: `untrusted comment: …` then the key; a bare key line is
+/// accepted too. `entry` names the file in errors.
+fn key_from_file_text(entry: &str, text: &str) -> Result<(String, PublicKey)> {
+    let bad = |reason: String| ReleaseError::BadKey {
+        entry: entry.to_owned(),
+        reason,
+    };
     let key_line = text
         .lines()
         .map(str::trim)

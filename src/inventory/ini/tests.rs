@@ -259,6 +259,11 @@ fn cycles_name_the_line() {
     assert_eq!(line, 6);
     let (line, _) = err("\n[a:children]\na\n");
     assert_eq!(line, 3);
+    // `all` as a child is a cycle once every group is put under `all` (checked: ansible
+    // fails with "creates a recursive dependency loop"); found by fuzzing.
+    let (line, msg) = err("[g]\nh1\n[g:children]\nall\n");
+    assert_eq!(line, 4);
+    assert!(msg.contains("'all'") && msg.contains("cycle"), "{msg}");
 }
 
 #[test]
@@ -363,4 +368,21 @@ fn shlex_like_python() {
     assert_eq!(shlex_split("a'b'\"c\"d").unwrap(), ["abcd"]);
     assert_eq!(shlex_split("\"a\\b\"").unwrap(), ["a\\b"]);
     assert_eq!(shlex_split("'' #x").unwrap(), [""]);
+}
+
+#[test]
+fn an_inventory_lists_at_most_max_hosts() {
+    // Found by fuzzing: a few lines of ranges (`[a]` `h[0:999999]`, `[b]` `h[0:999999]`, …)
+    // asked for millions of host entries and gigabytes; the cap on one range did not bound
+    // the whole.
+    let inv = ok("a[1:999999]\nz\n");
+    assert_eq!(inv.host_count(), crate::inventory::MAX_HOSTS);
+    let (line, msg) = err("[g]\na[1:999999]\n[h]\na[1:2]\n");
+    assert_eq!(line, 4);
+    assert!(
+        msg.contains("'a[1:2]'") && msg.contains("more than 1000000 hosts"),
+        "{msg}"
+    );
+    let (line, _) = err("a[1:999999]\nb[0:1]\n");
+    assert_eq!(line, 2);
 }

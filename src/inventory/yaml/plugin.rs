@@ -253,6 +253,9 @@ impl Plugin<'_> {
                 ));
             }
         };
+        self.inv
+            .room_for(&names)
+            .map_err(|e| syntax(self.at(pattern.line), format!("host pattern '{text}': {e}")))?;
         for name in names {
             check_host_name(&name).map_err(|reason| InventoryError::BadHostName {
                 origin: self.at(pattern.line),

@@ -18,7 +18,7 @@ pub mod vars;
 pub mod yaml;
 
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

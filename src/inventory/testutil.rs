@@ -2,7 +2,15 @@
 
 use serde_json::json;
 
-use super::{Inventory, Origin, UNGROUPED};
+use super::{Inventory, Origin, UNGROUPED, Vars};
+
+/// A JSON object as host variables (the unit tests of variable readers and settings).
+pub fn vars(v: serde_json::Value) -> Vars {
+    match v {
+        serde_json::Value::Object(m) => m.into_iter().collect(),
+        other => panic!("not an object: {other}"),
+    }
+}
 
 /// An origin for builder calls whose errors the test does not look at.
 pub fn here() -> Origin {

@@ -95,12 +95,8 @@ pub fn list(vars: &Vars, name: &str) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory::testutil::vars;
     use serde_json::json;
-
-    fn vars(v: Value) -> Vars {
-        let Value::Object(map) = v else { panic!() };
-        map.into_iter().collect()
-    }
 
     #[test]
     fn strings_and_lists_are_capped_and_refuse_nul() {

@@ -327,12 +327,8 @@ pub fn check_health_url(u: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory::testutil::vars;
     use serde_json::json;
-
-    fn vars(v: Value) -> Vars {
-        let Value::Object(map) = v else { panic!() };
-        map.into_iter().collect()
-    }
 
     #[test]
     fn defaults() {

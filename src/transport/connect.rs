@@ -331,7 +331,8 @@ fn verifier(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{Value, json};
+    use crate::inventory::testutil::vars;
+    use serde_json::json;
 
     fn defaults(config: &str) -> (tempfile::TempDir, SshDefaults) {
         let home = tempfile::tempdir().unwrap();
@@ -348,13 +349,6 @@ mod tests {
             known_hosts: Mutex::default(),
         };
         (home, d)
-    }
-
-    fn vars(v: Value) -> Vars {
-        match v {
-            Value::Object(m) => m.into_iter().collect(),
-            other => panic!("{other}"),
-        }
     }
 
     #[test]

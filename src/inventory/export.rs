@@ -367,7 +367,7 @@ mod tests {
 
     #[test]
     fn a_ladder_of_diamonds_stops_drawing_past_the_cap() {
-        // Found by fuzzing: 28 diamonds (1.6 KB of INI) drew 2^28 subtrees, gigabytes, as
+        // Found while fuzzing: 28 diamonds (1.6 KB of INI) drew 2^28 subtrees, gigabytes, as
         // ansible-inventory does; the graph now stops past MAX_GRAPH_BYTES and says so.
         let mut inv = Inventory::new();
         let n = 40;

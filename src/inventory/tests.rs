@@ -32,7 +32,7 @@ fn cycle_is_refused() {
 
 #[test]
 fn all_is_never_a_child() {
-    // Found by fuzzing: `[g:children]` listing `all` was accepted, then `reconcile` put `g`
+    // Found while fuzzing: `[g:children]` listing `all` was accepted, then `reconcile` put `g`
     // under `all`, a cycle that sent `inventory --graph` into endless recursion (a stack
     // overflow). ansible-inventory fails on it ("creates a recursive dependency loop").
     let mut inv = Inventory::new();
@@ -74,7 +74,7 @@ fn depth_is_longest_path() {
 
 #[test]
 fn depth_of_a_ladder_of_diamonds_is_quick() {
-    // Found by fuzzing (fuzz/fuzz_targets/inventory_ini.rs): g0 → a0, b0 → g1 → a1, b1 → …
+    // Found while fuzzing (fuzz/fuzz_targets/inventory_ini.rs): g0 → a0, b0 → g1 → a1, b1 → …
     // has 2^n paths from the top; walking each one hung `inventory --list` on 1.6 KB of INI.
     let mut inv = Inventory::new();
     let n = 40;
@@ -97,7 +97,7 @@ fn depth_of_a_ladder_of_diamonds_is_quick() {
 
 #[test]
 fn big_groups_take_linear_time() {
-    // Found by fuzzing: `[g]` then `h[0:999999]` (14 bytes of INI) did not load in 5 minutes,
+    // Found while fuzzing: `[g]` then `h[0:999999]` (14 bytes of INI) did not load in 5 minutes,
     // each host being looked for in the group's whole list, and again when `reconcile` took
     // hosts out of `ungrouped`.
     let n = 200_000;

@@ -260,7 +260,7 @@ fn cycles_name_the_line() {
     let (line, _) = err("\n[a:children]\na\n");
     assert_eq!(line, 3);
     // `all` as a child is a cycle once every group is put under `all` (checked: ansible
-    // fails with "creates a recursive dependency loop"); found by fuzzing.
+    // fails with "creates a recursive dependency loop"); found while fuzzing.
     let (line, msg) = err("[g]\nh1\n[g:children]\nall\n");
     assert_eq!(line, 4);
     assert!(msg.contains("'all'") && msg.contains("cycle"), "{msg}");
@@ -372,7 +372,7 @@ fn shlex_like_python() {
 
 #[test]
 fn an_inventory_lists_at_most_max_hosts() {
-    // Found by fuzzing: a few lines of ranges (`[a]` `h[0:999999]`, `[b]` `h[0:999999]`, …)
+    // Found while fuzzing: a few lines of ranges (`[a]` `h[0:999999]`, `[b]` `h[0:999999]`, …)
     // asked for millions of host entries and gigabytes; the cap on one range did not bound
     // the whole.
     let inv = ok("a[1:999999]\nz\n");

@@ -439,7 +439,7 @@ fn cycles_are_errors_with_the_line() {
     assert!(matches!(e, InventoryError::Cycle { .. }), "{e}");
     // As in Ansible, `b` gets its child `a` first; the edge a -> b (line 3) closes the loop.
     assert_eq!(line_of(&e), 3);
-    // `all` under a top-level group (found by fuzzing; ansible-inventory refuses it too).
+    // `all` under a top-level group (found while fuzzing; ansible-inventory refuses it too).
     let e = err("g:\n  hosts:\n    h1:\n  children:\n    all:\n");
     assert!(matches!(e, InventoryError::Cycle { .. }), "{e}");
 }

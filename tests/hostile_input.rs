@@ -298,10 +298,12 @@ fn lab_values_that_are_not_commands_reach_the_host_literally() {
     let up = fleet(scratch.path(), &inv, &["upgrade", "--yes"]);
     // First of all: only the control's markers exist. The search sees the session's directory
     // (root's home) and the host's /opt, and nothing else ran.
-    let control_markers = vec![
+    // Sorted as found() sorts: the lab's directory may sort before or after /root.
+    let mut control_markers = vec![
         PathBuf::from("/root").join(m.name("c1")),
         lab.opt_dir(&h[0]).join(m.name("c2")),
     ];
+    control_markers.sort();
     let found = m.found(Some(&lab));
     m.remove(Some(&lab));
     assert_eq!(

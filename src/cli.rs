@@ -249,6 +249,21 @@ pub struct ReleasesArgs {
     /// With --download: this exact version instead of the newest
     #[arg(long, value_name = "VERSION", requires = "download")]
     pub version: Option<String>,
+    /// Cells update server: the package asked for (PydioHome, PydioEnterprise, CellsClient);
+    /// default: `fleetup_cells_package` of the selected hosts, else PydioHome
+    #[arg(long, value_name = "NAME")]
+    pub package: Option<String>,
+    /// Cells update server: list what it offers to a host running this version (default
+    /// 0.0.0: everything it has)
+    #[arg(long, value_name = "VERSION")]
+    pub current_version: Option<String>,
+    /// Cells update server: the platform asked for, as Go names it (default: this machine's)
+    #[arg(long, value_name = "GOOS")]
+    pub os: Option<String>,
+    /// Cells update server: the architecture asked for, as Go names it (amd64, arm64, …;
+    /// default: this machine's)
+    #[arg(long, value_name = "GOARCH")]
+    pub arch: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

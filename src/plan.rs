@@ -80,8 +80,36 @@ impl Plan {
                 }
                 r
             }
+            Action::None if self.artifact.sha256.is_empty() => format!(
+                "already at {} (the update server offers nothing newer for {}/{})",
+                self.target, self.probe.os, self.probe.arch
+            ),
             Action::None => format!("already at {} (same sha256)", self.target),
             Action::Refuse { reason } | Action::Blocked { reason } => reason.clone(),
+        }
+    }
+}
+
+impl Plan {
+    /// The plan of a host that stays as it is because its release source — a Cells update
+    /// server, which offers only what is newer than the host runs — offered it nothing: no
+    /// artifact (its sha256 is empty), nothing sent, and `target` the version it runs.
+    pub fn up_to_date(probe: &Probe, settings: &HostSettings, version: &str) -> Plan {
+        Plan {
+            host: probe.host.clone(),
+            action: Action::None,
+            probe: probe.clone(),
+            target: version.to_owned(),
+            artifact: Artifact {
+                os: probe.os.clone(),
+                arch: probe.arch.clone(),
+                url: String::new(),
+                size: 0,
+                sha256: String::new(),
+            },
+            setcap: false,
+            needed_bytes: 0,
+            compression: settings.compress.choose(&probe.decompressors),
         }
     }
 }

@@ -319,6 +319,166 @@ impl CellsKey {
     }
 }
 
+/// Longest key file read.
+pub const MAX_KEY_FILE_BYTES: u64 = 64 << 10;
+
+/// The keys of `fleetup_public_keys` for a Cells source: each entry a PEM inline (it holds
+/// `-----BEGIN`) or the path of a PEM file. None at all is an error: there is no unsigned path.
+pub fn keys_from_entries(entries: &[String]) -> Result<Vec<CellsKey>, CellsError> {
+    if entries.is_empty() {
+        return Err(CellsError::BadKey {
+            what: "fleetup_public_keys".into(),
+            reason: "no key configured: a Cells source needs the RSA public key its binaries are signed with (a PEM inline, or the path of a .pem file)".into(),
+        });
+    }
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            if entry.contains("-----BEGIN") {
+                return CellsKey::from_pem(entry, &format!("inline PEM #{}", i + 1));
+            }
+            let path = entry.trim();
+            let bad = |reason: String| CellsError::BadKey {
+                what: path.to_owned(),
+                reason,
+            };
+            let meta = std::fs::metadata(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+            if !meta.is_file() || meta.len() > MAX_KEY_FILE_BYTES {
+                return Err(bad(format!(
+                    "not a PEM file of at most {MAX_KEY_FILE_BYTES} bytes"
+                )));
+            }
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| bad(format!("cannot read it as text: {e}")))?;
+            CellsKey::from_pem(&text, path)
+        })
+        .collect()
+}
+
+/// The binaries offered to a fleet's requests, merged: patches and other packages left out,
+/// `BinaryOS`/`BinaryArch` taken from the request when the server left them out, one package
+/// per (version, os, arch). Two different binaries offered for the same version and platform
+/// are an error: the server contradicts itself.
+pub fn merge_offers(
+    url: &str,
+    package: &str,
+    answers: &[(UpdateRequest, UpdateResponse)],
+) -> Result<Vec<Package>, CellsError> {
+    let mut merged: Vec<Package> = Vec::new();
+    for (req, resp) in answers {
+        for p in &resp.available_binaries {
+            if p.is_patch || (!p.package_name.is_empty() && p.package_name != package) {
+                continue;
+            }
+            let mut p = p.clone();
+            if p.binary_os.is_empty() {
+                p.binary_os.clone_from(&req.goos);
+            }
+            if p.binary_arch.is_empty() {
+                p.binary_arch.clone_from(&req.goarch);
+            }
+            let same = |q: &Package| {
+                q.version == p.version
+                    && q.binary_os == p.binary_os
+                    && q.binary_arch == p.binary_arch
+            };
+            match merged.iter().find(|q| same(q)) {
+                None => merged.push(p),
+                Some(q)
+                    if q.binary_checksum == p.binary_checksum
+                        && q.binary_url == p.binary_url
+                        && q.binary_size == p.binary_size
+                        && q.binary_signature == p.binary_signature => {}
+                Some(_) => {
+                    return Err(CellsError::BadAnswer {
+                        url: url.to_owned(),
+                        reason: format!(
+                            "two different binaries offered for {package} {} {}/{}",
+                            one_line(&p.version),
+                            one_line(&p.binary_os),
+                            one_line(&p.binary_arch)
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    Ok(merged)
+}
+
+/// The release made of every offered binary of `version`: one artifact per platform, each with
+/// its size, its sha256 (from `BinaryChecksum`) and its `BinaryURL` (absolute http or https).
+/// A binary without checksum, signature or size is refused, as Cells refuses it.
+pub fn release_of(
+    url: &str,
+    offered: &[Package],
+    version: &str,
+) -> Result<crate::release::Release, CellsError> {
+    let mut artifacts = Vec::new();
+    let mut first: Option<&Package> = None;
+    for p in offered.iter().filter(|p| p.version == version) {
+        let refuse = |reason: String| CellsError::Refused {
+            package: p.package_name.clone(),
+            version: one_line(&p.version),
+            url: url.to_owned(),
+            reason: format!(
+                "{}/{}: {reason}",
+                one_line(&p.binary_os),
+                one_line(&p.binary_arch)
+            ),
+        };
+        let sha256 = checksum_hex(p).map_err(refuse)?;
+        if p.binary_size == 0 {
+            return Err(refuse("BinarySize is missing".into()));
+        }
+        let bin = Url::parse(p.binary_url.trim())
+            .map_err(|e| refuse(format!("BinaryURL {:?}: {e}", one_line(&p.binary_url))))?;
+        if !matches!(bin.scheme(), "https" | "http") {
+            return Err(refuse(format!("BinaryURL {bin} is not an http(s) URL")));
+        }
+        first.get_or_insert(p);
+        artifacts.push(crate::release::Artifact {
+            os: p.binary_os.clone(),
+            arch: p.binary_arch.clone(),
+            url: bin.to_string(),
+            size: p.binary_size,
+            sha256,
+        });
+    }
+    let Some(p) = first else {
+        return Err(CellsError::BadAnswer {
+            url: url.to_owned(),
+            reason: format!("no binary of version {version:?}"),
+        });
+    };
+    let date = i64::try_from(p.release_date)
+        .ok()
+        .filter(|&d| d > 0)
+        .and_then(|d| jiff::Timestamp::from_second(d).ok())
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    Ok(crate::release::Release {
+        version: p.version.clone(),
+        date,
+        label: one_line(&p.label),
+        notes: p.description.chars().take(4096).collect(),
+        artifacts,
+    })
+}
+
+/// The package of `release` for a platform, whose signature the downloaded bytes must carry.
+pub fn package_for<'a>(
+    offered: &'a [Package],
+    version: &str,
+    os: &str,
+    arch: &str,
+) -> Option<&'a Package> {
+    offered
+        .iter()
+        .find(|p| p.version == version && p.binary_os == os && p.binary_arch == arch)
+}
+
 /// The hex sha256 a package announces (from its base64 `BinaryChecksum`); refused when missing
 /// or not 32 bytes, or when `BinaryHashType` names another hash.
 pub fn checksum_hex(p: &Package) -> Result<String, String> {

@@ -75,7 +75,7 @@ impl DownloadObserver for NoProgress {
 
 /// The HTTP client for `url`: connect and idle timeouts, and no proxy for loopback addresses
 /// (a proxy could not reach them anyway).
-fn client(url: &Url, opts: &FetchOptions) -> Result<reqwest::Client> {
+pub fn http_client(url: &Url, opts: &FetchOptions) -> Result<reqwest::Client> {
     let mut b = reqwest::Client::builder()
         .connect_timeout(opts.connect_timeout)
         .read_timeout(opts.idle_timeout)
@@ -156,7 +156,7 @@ pub async fn fetch_capped(url: &Url, cap: usize, opts: &FetchOptions) -> Result<
             }
             return Ok(buf);
         }
-        let resp = client(url, opts)?
+        let resp = http_client(url, opts)?
             .get(url.clone())
             .send()
             .await
@@ -426,7 +426,7 @@ async fn http_response(
     opts: &FetchOptions,
     observer: &dyn DownloadObserver,
 ) -> Result<reqwest::Response, Failure> {
-    let client = client(url, opts).map_err(|e| Failure(e, false))?;
+    let client = http_client(url, opts).map_err(|e| Failure(e, false))?;
     let io = |e: ReleaseError| Failure(e, false);
     let have = part.len();
     let mut req = client.get(url.clone());

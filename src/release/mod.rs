@@ -95,6 +95,8 @@ pub enum ReleaseError {
         actual_size: u64,
         actual_sha256: String,
     },
+    #[error(transparent)]
+    Cells(#[from] cells::CellsError),
     #[error("{what}: {source}")]
     Io {
         what: String,

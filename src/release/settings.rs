@@ -1,6 +1,7 @@
 //! Where a host's releases come from, read from its inventory variables: `fleetup_source`,
-//! `fleetup_channel` (default `stable`) and `fleetup_public_keys`. Command-line flags, when
-//! given, replace them. And how long fetching them may take ([`fetch_options`]).
+//! `fleetup_channel` (default `stable`), `fleetup_public_keys` and, for a Cells update server,
+//! `fleetup_cells_package` (default `PydioHome`). Command-line flags, when given, replace them.
+//! And how long fetching them may take ([`fetch_options`]).
 
 use std::time::Duration;
 
@@ -14,10 +15,15 @@ pub struct ReleaseSettings {
     pub source: String,
     pub channel: String,
     pub public_keys: Vec<String>,
+    /// The Cells `PackageName` asked for (only used by a `cells+` source).
+    pub package: String,
 }
 
 /// The default channel, as in Pydio Cells.
 pub const DEFAULT_CHANNEL: &str = "stable";
+
+/// The Cells package asked for by default: Cells Home edition.
+pub const DEFAULT_CELLS_PACKAGE: &str = "PydioHome";
 
 /// Flags that replace the inventory's values.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +31,7 @@ pub struct Overrides {
     pub source: Option<String>,
     pub channel: Option<String>,
     pub public_keys: Vec<String>,
+    pub package: Option<String>,
 }
 
 impl ReleaseSettings {
@@ -45,10 +52,26 @@ impl ReleaseSettings {
         } else {
             flags.public_keys.clone()
         };
+        let package = match &flags.package {
+            Some(p) => p.clone(),
+            None => string(vars, "fleetup_cells_package")?
+                .unwrap_or_else(|| DEFAULT_CELLS_PACKAGE.to_owned()),
+        };
+        if package.is_empty()
+            || package.len() > 64
+            || !package
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(format!(
+                "fleetup_cells_package {package:?} is not a package name (PydioHome, PydioEnterprise, CellsClient: [A-Za-z0-9._-], at most 64)"
+            ));
+        }
         Ok(Self {
             source,
             channel,
             public_keys,
+            package,
         })
     }
 }
@@ -105,6 +128,7 @@ mod tests {
         assert_eq!(s.source, "https://r.example/app");
         assert_eq!(s.channel, "stable");
         assert_eq!(s.public_keys, ["RWQ", "/k.pub"]);
+        assert_eq!(s.package, "PydioHome");
     }
 
     #[test]
@@ -113,6 +137,7 @@ mod tests {
             source: Some("/srv".into()),
             channel: Some("dev".into()),
             public_keys: vec!["k".into()],
+            package: Some("PydioEnterprise".into()),
         };
         let s = ReleaseSettings::from_vars(
             &vars(json!({"fleetup_source": "x", "fleetup_channel": "stable"})),
@@ -120,8 +145,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (s.source.as_str(), s.channel.as_str(), s.public_keys.len()),
-            ("/srv", "dev", 1)
+            (
+                s.source.as_str(),
+                s.channel.as_str(),
+                s.public_keys.len(),
+                s.package.as_str()
+            ),
+            ("/srv", "dev", 1, "PydioEnterprise")
         );
     }
 
@@ -141,6 +171,14 @@ mod tests {
         )
         .unwrap_err();
         assert!(keys.contains("fleetup_public_keys"), "{keys}");
+        for bad in [json!("a/b"), json!("Pydio Home"), json!("a;b"), json!([1])] {
+            let e = ReleaseSettings::from_vars(
+                &vars(json!({"fleetup_source": "s", "fleetup_cells_package": bad})),
+                &Overrides::default(),
+            )
+            .unwrap_err();
+            assert!(e.contains("fleetup_cells_package"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -3,11 +3,15 @@
 //!
 //! 1. Every selected host's variables are read and checked; a bad one fails that host only.
 //! 2. Each release channel the hosts follow is fetched and verified once; a channel that does
-//!    not verify, or a release that is not there, stops the run before any host is contacted.
+//!    not verify, or a release that is not there, stops the run before any host is contacted
+//!    ([`channels`]; a Cells update server's source and keys are checked here).
 //! 3. Hosts are connected to and probed (read-only), `--forks` at a time, one connection per
 //!    host, kept for the run.
-//! 4. Each host's plan is decided from its probe (`check` stops here and reports them).
-//! 5. Each artifact the plans need is downloaded once, verified, and held once in memory.
+//! 4. Each Cells update server is asked what it offers the probed hosts, once per distinct
+//!    version and platform. Each host's plan is decided from its probe (`check` stops here and
+//!    reports them).
+//! 5. Each artifact the plans need is downloaded once, verified (a Cells binary's signature
+//!    too), and held once in memory. Nothing has been changed on any host so far.
 //! 6. On a terminal, when the whole inventory is selected, the operator confirms.
 //! 7. The plans are carried out batch by batch (`--serial`), `--forks` hosts at a time; a
 //!    failed host never stops its peers, but after each batch the failure budget may stop the
@@ -17,6 +21,7 @@
 //! Nothing here prints: every step is an [`Event`] for [`crate::progress`] and
 //! [`crate::report`]. SIGINT/SIGTERM and panics: [`interrupt`].
 
+mod channels;
 mod interrupt;
 
 use std::collections::{BTreeMap, HashMap};
@@ -44,10 +49,8 @@ use crate::plan::{Action, Plan, decide};
 use crate::progress::{Display, Mode};
 use crate::release::cache::Cache;
 use crate::release::fetch::{FetchOptions, download};
-use crate::release::history::IndexHistory;
 use crate::release::settings::{Overrides, ReleaseSettings, fetch_options};
-use crate::release::source::{Source, VerifiedIndex, fetch_current_index};
-use crate::release::{Release, ReleaseError, TrustedKeys};
+use crate::release::{Artifact, ReleaseError};
 use crate::report::{JsonlStream, RenderOptions, write_final};
 use crate::run::{Outcome, RunError, load_selection, runtime};
 use crate::steps::{self, HostSettings, Probe, Step, StepError};
@@ -55,6 +58,7 @@ use crate::transport::connect::{SshDefaults, ssh_target};
 use crate::transport::local::LocalTransport;
 use crate::transport::ssh::SshTransport;
 use crate::transport::{CommandOutput, RemoteCommand, Transport, TransportError};
+use channels::{Channel, Channels, ask_cells, cells_question, verify_channels};
 use interrupt::{Guarded, INTERRUPT};
 
 /// A host's connection, whichever transport it uses.
@@ -150,7 +154,17 @@ impl Prepared {
     }
 }
 
-type Channels = BTreeMap<ReleaseSettings, (VerifiedIndex, Release)>;
+/// A host connected and probed, before its plan is decided (the Cells update server is asked
+/// between the two), or one already done with.
+enum Probed {
+    Done(Prepared),
+    Ready {
+        input: HostInput,
+        conn: Conn,
+        probe: Box<Probe>,
+        timings: Vec<StepTiming>,
+    },
+}
 
 pub fn run(
     s: &Settings,
@@ -209,7 +223,8 @@ pub fn run(
         Ok(channels) => channels?,
         Err(_) => Channels::new(),
     };
-    let releases: Vec<ReleaseInfo> = channels.values().map(release_info).collect();
+    let mut channels = channels;
+    let mut releases: Vec<ReleaseInfo> = channels.values().filter_map(Channel::info).collect();
     for r in &releases {
         obs.event(&Event::Release(r.clone()));
     }
@@ -217,32 +232,57 @@ pub fn run(
     let ssh_defaults = Arc::new(SshDefaults::from_environment().map_err(RunError::Config)?);
     let forks = s.forks.max(1);
 
-    // Connect, probe and decide, forks at a time (read-only).
-    let prepared: Vec<Prepared> = rt.block_on(
+    // Connect and probe, forks at a time (read-only).
+    let probed: Vec<Probed> = rt.block_on(
         stream::iter(inputs.into_iter().map(|input| {
             let d = Arc::clone(&ssh_defaults);
             let obs = &obs;
             let channels = &channels;
             async move {
                 let name = input.name.clone();
-                let work = prepare(input, &d, job, channels, allow_downgrade, obs);
+                let work = prepare(input, &d, job, channels, obs);
                 match INTERRUPT
                     .unless(AssertUnwindSafe(work).catch_unwind())
                     .await
                 {
                     Ok(Ok(p)) => p,
-                    Ok(Err(panic)) => {
-                        Prepared::Failed(interrupt::panic_report(&name, job, &*panic))
-                    }
-                    Err(sig) => interrupt::not_probed(&name, sig),
+                    Ok(Err(panic)) => Probed::Done(Prepared::Failed(interrupt::panic_report(
+                        &name, job, &*panic,
+                    ))),
+                    Err(sig) => Probed::Done(interrupt::not_probed(&name, sig)),
                 }
             }
         }))
         .buffer_unordered(forks)
         .collect(),
     );
-    let mut prepared: HashMap<String, Prepared> = prepared
+    // Ask each Cells update server what it offers the probed hosts, then decide every plan.
+    if channels.values().any(Channel::is_cells) && !INTERRUPT.requested() {
+        let questions: Vec<_> = probed
+            .iter()
+            .filter_map(|p| match p {
+                Probed::Ready { input, probe, .. } => {
+                    Some((input.release.clone()?, cells_question(probe)))
+                }
+                Probed::Done(_) => None,
+            })
+            .collect();
+        let work = ask_cells(&mut channels, &questions, args, &fetch);
+        if let Ok(asked) = rt.block_on(INTERRUPT.unless(work)) {
+            asked?;
+        }
+        for r in channels
+            .values()
+            .filter(|c| c.is_cells())
+            .filter_map(Channel::info)
+        {
+            obs.event(&Event::Release(r.clone()));
+            releases.push(r);
+        }
+    }
+    let mut prepared: HashMap<String, Prepared> = probed
         .into_iter()
+        .map(|p| plan_host(p, &channels, job, allow_downgrade, &obs))
         .map(|p| (p.host().to_owned(), p))
         .collect();
     for (name, rep) in early {
@@ -594,44 +634,6 @@ fn host_input(
     })
 }
 
-/// One verified index per channel, before any host is contacted.
-async fn verify_channels(
-    inputs: &[HostInput],
-    args: Option<&UpgradeArgs>,
-    fetch: &FetchOptions,
-) -> Result<Channels, RunError> {
-    let mut channels: Channels = BTreeMap::new();
-    for input in inputs {
-        let Some(r) = &input.release else { continue };
-        if channels.contains_key(r) {
-            continue;
-        }
-        let keys = TrustedKeys::from_entries(&r.public_keys)?;
-        let source = Source::parse(&r.source)?;
-        let history = IndexHistory::from_env()?;
-        let now = jiff::Timestamp::now();
-        let verified =
-            fetch_current_index(&source, &r.channel, &keys, now, fetch, &history).await?;
-        let version = args.and_then(|a| a.version.as_deref());
-        let release = verified
-            .index
-            .select(version, args.is_some_and(|a| a.pre))?
-            .clone();
-        channels.insert(r.clone(), (verified, release));
-    }
-    Ok(channels)
-}
-
-fn release_info((verified, release): &(VerifiedIndex, Release)) -> ReleaseInfo {
-    ReleaseInfo {
-        product: verified.index.product.clone(),
-        version: release.version.to_string(),
-        channel: verified.index.channel.clone(),
-        key_id: verified.key_id.clone(),
-        expires: verified.index.expires.to_string(),
-    }
-}
-
 /// With `ansible_connection: local`, a relative `fleetup_binary` is taken from the current
 /// directory (the quick start's hosts live under `target/`); over SSH a path must be absolute.
 fn local_paths_absolute(mut vars: Vars, cwd: &Path) -> Vars {
@@ -675,16 +677,11 @@ async fn prepare(
     d: &SshDefaults,
     job: Job,
     channels: &Channels,
-    allow_downgrade: bool,
     obs: &dyn Observer,
-) -> Prepared {
+) -> Probed {
     let name = input.name.clone();
     let started = input.started;
-    let fail = |mut rep: HostReport| {
-        rep.seconds = started.elapsed().as_secs_f64();
-        failed_early(&rep, obs);
-        Prepared::Failed(rep)
-    };
+    let fail = |rep: HostReport| Probed::Done(failed_now(rep, started, obs));
     obs.event(&Event::StepStarted {
         host: name.clone(),
         step: "connect".into(),
@@ -707,17 +704,23 @@ async fn prepare(
             detail: "connected".into(),
             seconds: connected,
         });
-        return Prepared::Rollback {
+        return Probed::Done(Prepared::Rollback {
             input,
             conn,
             timings,
-        };
+        });
     }
     obs.event(&Event::StepStarted {
         host: name.clone(),
         step: "probe".into(),
     });
-    let sizes = hash_sizes(&input, channels);
+    // The binary is hashed only when its size is one of the release's artifacts' (only then
+    // can it already be the target), or always when they are not known yet.
+    let sizes = input
+        .release
+        .as_ref()
+        .and_then(|r| channels.get(r))
+        .and_then(Channel::hash_sizes);
     let probe = match steps::probe_for(&conn, &input.settings, sizes.as_deref()).await {
         Ok(p) => p,
         Err(e) => return fail(step_failure(&name, "failed", &e)),
@@ -733,7 +736,41 @@ async fn prepare(
         detail: probe_line(&probe),
         seconds,
     });
-    let Some((_, release)) = input.release.as_ref().and_then(|r| channels.get(r)) else {
+    Probed::Ready {
+        input,
+        conn,
+        probe: Box::new(probe),
+        timings,
+    }
+}
+
+/// A host failed before its batch: how long it took, and the event that says so.
+fn failed_now(mut rep: HostReport, started: Instant, obs: &dyn Observer) -> Prepared {
+    rep.seconds = started.elapsed().as_secs_f64();
+    failed_early(&rep, obs);
+    Prepared::Failed(rep)
+}
+
+/// Decides a probed host's plan from its channel's release (pure, no round trip).
+fn plan_host(
+    probed: Probed,
+    channels: &Channels,
+    job: Job,
+    allow_downgrade: bool,
+    obs: &dyn Observer,
+) -> Prepared {
+    let (input, conn, probe, timings) = match probed {
+        Probed::Done(p) => return p,
+        Probed::Ready {
+            input,
+            conn,
+            probe,
+            timings,
+        } => (input, conn, probe, timings),
+    };
+    let name = input.name.clone();
+    let fail = |rep: HostReport| failed_now(rep, input.started, obs);
+    let Some(channel) = input.release.as_ref().and_then(|r| channels.get(r)) else {
         return fail(plain_failure(
             &name,
             "failed",
@@ -741,27 +778,51 @@ async fn prepare(
             "no release for this host's channel".into(),
         ));
     };
-    let artifact = match release.artifact(&probe.os, &probe.arch) {
-        Ok(a) => a.clone(),
-        Err(e) => {
-            let result = if job == Job::Check {
-                "blocked"
-            } else {
-                "failed"
-            };
-            let mut rep = plain_failure(&name, result, "decide", e.to_string());
-            rep.from = probe.version.as_ref().map(ToString::to_string);
-            rep.to = Some(release.version.to_string());
-            return fail(rep);
+    if !channel.resolved() {
+        // Interrupted before the update server was asked.
+        if let Some(sig) = INTERRUPT.signal() {
+            return interrupt::not_probed(&name, sig);
         }
+    }
+    let up_to_date = |version: &str| Plan::up_to_date(&probe, &input.settings, version);
+    let plan = match channel.release() {
+        // A Cells update server offers only what is newer than the host runs.
+        None if channel.is_cells() => up_to_date(&probe.version.as_ref().map_or_else(
+            || probe.version_output.trim().to_owned(),
+            ToString::to_string,
+        )),
+        None => {
+            return fail(plain_failure(
+                &name,
+                "failed",
+                "decide",
+                "no release for this host's channel".into(),
+            ));
+        }
+        Some(release) => match release.artifact(&probe.os, &probe.arch) {
+            Ok(artifact) => decide(
+                &probe,
+                &input.settings,
+                &release.version,
+                artifact,
+                allow_downgrade,
+            ),
+            Err(_) if channel.is_cells() && runs(&probe, &release.version) => {
+                up_to_date(&release.version)
+            }
+            Err(e) => {
+                let result = if job == Job::Check {
+                    "blocked"
+                } else {
+                    "failed"
+                };
+                let mut rep = plain_failure(&name, result, "decide", e.to_string());
+                rep.from = probe.version.as_ref().map(ToString::to_string);
+                rep.to = Some(release.version.to_string());
+                return fail(rep);
+            }
+        },
     };
-    let plan = decide(
-        &probe,
-        &input.settings,
-        &release.version,
-        &artifact,
-        allow_downgrade,
-    );
     Prepared::Upgrade {
         input,
         conn,
@@ -770,11 +831,14 @@ async fn prepare(
     }
 }
 
-/// The sizes of the artifacts a host could be upgraded to: its binary is hashed only when it
-/// has one of them (only then can it already be the target).
-fn hash_sizes(input: &HostInput, channels: &Channels) -> Option<Vec<u64>> {
-    let (_, release) = input.release.as_ref().and_then(|r| channels.get(r))?;
-    Some(release.artifacts.iter().map(|a| a.size).collect())
+/// Whether the host reports `version` (semver precedence).
+fn runs(probe: &Probe, version: &str) -> bool {
+    let target = semver::Version::parse(version.trim_start_matches('v')).ok();
+    probe
+        .version
+        .as_ref()
+        .zip(target)
+        .is_some_and(|(v, t)| v.cmp_precedence(&t).is_eq())
 }
 
 fn probe_line(p: &Probe) -> String {
@@ -1039,23 +1103,10 @@ async fn fetch_artifacts<'a>(
         let raw = match out.get(&(sha.clone(), Compression::None)) {
             Some(raw) => raw.clone(),
             None => {
-                let Some((verified, release)) =
-                    input.release.as_ref().and_then(|r| channels.get(r))
-                else {
+                let Some(channel) = input.release.as_ref().and_then(|r| channels.get(r)) else {
                     continue;
                 };
-                let url = verified.artifact_url(&plan.artifact)?;
-                let what = format!(
-                    "{} {} {}/{}",
-                    verified.index.product, release.version, plan.artifact.os, plan.artifact.arch
-                );
-                let path =
-                    download(&url, &plan.artifact, &cache, fetch, &display.download(what)).await?;
-                let bytes = tokio::fs::read(&path).await.map_err(|e| ReleaseError::Io {
-                    what: path.display().to_string(),
-                    source: e,
-                })?;
-                let raw = Bytes::from(bytes);
+                let raw = fetch_one(channel, &plan.artifact, &cache, fetch, display).await?;
                 out.insert((sha.clone(), Compression::None), raw.clone());
                 raw
             }
@@ -1079,6 +1130,32 @@ async fn fetch_artifacts<'a>(
         }
     }
     Ok(out)
+}
+
+/// Downloads one artifact into the cache (size and sha256 checked while it streams), reads it,
+/// and checks what its channel requires beyond that (a Cells binary's signature). A binary
+/// that fails that check is removed from the cache.
+async fn fetch_one(
+    channel: &Channel,
+    artifact: &Artifact,
+    cache: &Cache,
+    fetch: &FetchOptions,
+    display: &Display,
+) -> Result<Bytes, RunError> {
+    let url = channel.artifact_url(artifact)?;
+    let progress = display.download(channel.describe(artifact));
+    let path = download(&url, artifact, cache, fetch, &progress).await?;
+    let bytes = Bytes::from(tokio::fs::read(&path).await.map_err(|e| ReleaseError::Io {
+        what: path.display().to_string(),
+        source: e,
+    })?);
+    // Hashing for an RSA check blocks for well under a second even for a large binary, and
+    // nothing else runs meanwhile: no host is being worked on yet.
+    let verdict = channel.check_bytes(artifact, &bytes);
+    if verdict.is_err() {
+        let _ = tokio::fs::remove_file(&path).await;
+    }
+    verdict.map(|()| bytes)
 }
 
 fn hostname() -> String {

@@ -235,3 +235,174 @@ fn selection_in_semver_order_as_cells_sorts() {
     assert!(select(&o, Some("4.5.0"), false).is_none());
     assert!(select(&[], None, true).is_none());
 }
+
+fn request(version: &str, os: &str, arch: &str) -> UpdateRequest {
+    UpdateRequest {
+        channel: "stable".into(),
+        package_name: "PydioHome".into(),
+        current_version: version.into(),
+        goos: os.into(),
+        goarch: arch.into(),
+    }
+}
+
+fn offered(version: &str, os: &str, arch: &str, data: &[u8]) -> Package {
+    Package {
+        version: version.into(),
+        binary_os: os.into(),
+        binary_arch: arch.into(),
+        binary_url: format!("https://dl.example/{version}/{os}-{arch}/cells"),
+        release_date: 1_700_000_000,
+        label: "Cells\nHome".into(),
+        ..package(data, "c2ln")
+    }
+}
+
+#[test]
+fn offers_merge_into_one_binary_per_version_and_platform() {
+    let a = offered("4.4.5", "linux", "amd64", b"five");
+    let mut no_platform = offered("4.4.4", "", "", b"four");
+    no_platform.package_name = String::new();
+    let mut patch = offered("4.4.6", "linux", "amd64", b"six");
+    patch.is_patch = true;
+    let mut other_package = offered("9.9.9", "linux", "amd64", b"nine");
+    other_package.package_name = "PydioEnterprise".into();
+    let answers = vec![
+        (
+            request("4.4.3", "linux", "amd64"),
+            UpdateResponse {
+                channel: "stable".into(),
+                available_binaries: vec![a.clone(), no_platform, patch, other_package],
+            },
+        ),
+        (
+            request("4.4.4", "linux", "amd64"),
+            UpdateResponse {
+                channel: "stable".into(),
+                available_binaries: vec![a.clone()],
+            },
+        ),
+    ];
+    let merged = merge_offers("u", "PydioHome", &answers).unwrap();
+    let keys: Vec<(&str, &str, &str)> = merged
+        .iter()
+        .map(|p| {
+            (
+                p.version.as_str(),
+                p.binary_os.as_str(),
+                p.binary_arch.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [("4.4.5", "linux", "amd64"), ("4.4.4", "linux", "amd64")],
+        "the same binary twice is one; the platform comes from the request; patches and other packages are left out"
+    );
+
+    let mut contradiction = answers;
+    let mut other_bytes = a;
+    other_bytes.binary_checksum = package(b"evil", "").binary_checksum;
+    contradiction[1].1.available_binaries = vec![other_bytes];
+    let e = merge_offers("u", "PydioHome", &contradiction).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("two different binaries offered for PydioHome 4.4.5 linux/amd64"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_release_has_one_artifact_per_platform_and_refuses_what_cells_refuses() {
+    let offer = vec![
+        offered("4.4.5", "linux", "amd64", b"amd"),
+        offered("4.4.5", "linux", "arm64", b"arm"),
+        offered("4.4.4", "linux", "amd64", b"old"),
+    ];
+    let r = release_of("u", &offer, "4.4.5").unwrap();
+    assert_eq!(r.version, "4.4.5");
+    assert_eq!(r.date, "2023-11-14T22:13:20Z");
+    assert_eq!(r.label, "Cells\\nHome", "control characters escaped");
+    assert_eq!(r.artifacts.len(), 2);
+    let amd = r.artifact("linux", "amd64").unwrap();
+    assert_eq!(amd.size, 3);
+    assert_eq!(
+        amd.sha256,
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"amd"))
+    );
+    assert_eq!(amd.url, "https://dl.example/4.4.5/linux-amd64/cells");
+    assert!(
+        package_for(&offer, "4.4.5", "linux", "arm64").is_some_and(|p| p.binary_arch == "arm64")
+    );
+
+    let refused = |edit: &dyn Fn(&mut Package), want: &str| {
+        let mut p = offered("4.4.5", "linux", "amd64", b"amd");
+        edit(&mut p);
+        let e = release_of("u", &[p], "4.4.5").unwrap_err().to_string();
+        assert!(e.contains(want), "{want}: {e}");
+        assert!(e.contains("4.4.5") && e.contains("linux/amd64"), "{e}");
+    };
+    refused(
+        &|p| p.binary_signature.clear(),
+        "missing checksum and signature",
+    );
+    refused(
+        &|p| p.binary_checksum.clear(),
+        "missing checksum and signature",
+    );
+    refused(&|p| p.binary_size = 0, "BinarySize is missing");
+    refused(
+        &|p| p.binary_url = "file:///etc/shadow".into(),
+        "not an http(s) URL",
+    );
+    refused(&|p| p.binary_url = "cells".into(), "BinaryURL");
+    refused(&|p| p.binary_hash_type = "md5".into(), "sha256 only");
+    assert!(release_of("u", &offer, "4.4.9").is_err());
+}
+
+#[test]
+fn keys_inline_or_from_files_and_none_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = keys(dir.path(), "k", "2048");
+    let path = dir.path().join("cells.pem");
+    std::fs::write(&path, &k.cells_quirk).unwrap();
+    let loaded = keys_from_entries(&[k.spki.clone(), path.display().to_string()]).unwrap();
+    assert_eq!(loaded.len(), 2);
+    assert_eq!(loaded[0].what, "inline PEM #1");
+    assert_eq!(loaded[1].what, path.display().to_string());
+    assert_eq!(
+        CellsKey {
+            what: String::new(),
+            ..loaded[0].clone()
+        },
+        CellsKey {
+            what: String::new(),
+            ..loaded[1].clone()
+        },
+        "the same key inline (SPKI) and from a file (Cells' quirk)"
+    );
+
+    let none = keys_from_entries(&[]).unwrap_err().to_string();
+    assert!(
+        none.contains("fleetup_public_keys") && none.contains("RSA public key"),
+        "{none}"
+    );
+    let missing = keys_from_entries(&["/nonexistent/k.pem".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.contains("/nonexistent/k.pem") && missing.contains("cannot read"),
+        "{missing}"
+    );
+    let minisign =
+        keys_from_entries(&["RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3".into()])
+            .unwrap_err()
+            .to_string();
+    assert!(
+        minisign.contains("cannot read"),
+        "a minisign key is not a Cells key: {minisign}"
+    );
+    let big = dir.path().join("big.pem");
+    std::fs::write(&big, vec![b'A'; (MAX_KEY_FILE_BYTES + 1) as usize]).unwrap();
+    assert!(keys_from_entries(&[big.display().to_string()]).is_err());
+}

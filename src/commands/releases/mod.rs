@@ -1,5 +1,7 @@
 //! `fleetup releases`: the releases on the channel the selected hosts follow, newest first,
-//! after the channel index's signature has been verified.
+//! after the channel index's signature has been verified (a Cells update server: [`cells`]).
+
+mod cells;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -17,15 +19,19 @@ use crate::release::{Release, TrustedKeys};
 use crate::run::{Outcome, RunError, load_selection, runtime, write_json};
 
 pub fn run(s: &Settings, args: &ReleasesArgs) -> Result<Outcome, RunError> {
-    let settings = channel_settings(s, args)?;
-    let keys = TrustedKeys::from_entries(&settings.public_keys)?;
-    let source = Source::parse(&settings.source)?;
     if s.output == OutputFormat::Junit {
         return Err(RunError::Config(
             "--output junit reports host results; `fleetup releases` has none: use text or json"
                 .into(),
         ));
     }
+    let settings = channel_settings(s, args)?;
+    if let Some(source) = crate::release::cells::CellsSource::parse(&settings.source) {
+        let source = source.map_err(crate::release::ReleaseError::Cells)?;
+        return cells::run(s, args, &settings, &source);
+    }
+    let keys = TrustedKeys::from_entries(&settings.public_keys)?;
+    let source = Source::parse(&settings.source)?;
     let opts = FetchOptions::default();
     let rt = runtime()?;
     let verified = rt.block_on(fetch_verified_index(
@@ -109,6 +115,7 @@ fn channel_settings(s: &Settings, args: &ReleasesArgs) -> Result<ReleaseSettings
         source: args.source.clone(),
         channel: args.channel.clone(),
         public_keys: args.public_keys.clone(),
+        package: args.package.clone(),
     };
     if s.inventory.is_empty() {
         return ReleaseSettings::from_vars(&Vars::new(), &flags).map_err(RunError::Config);

@@ -366,7 +366,7 @@ fn keys_inline_or_from_files_and_none_is_an_error() {
     let k = keys(dir.path(), "k", "2048");
     let path = dir.path().join("cells.pem");
     std::fs::write(&path, &k.cells_quirk).unwrap();
-    let loaded = keys_from_entries(&[k.spki.clone(), path.display().to_string()]).unwrap();
+    let loaded = keys_from_entries(&[k.spki, path.display().to_string()]).unwrap();
     assert_eq!(loaded.len(), 2);
     assert_eq!(loaded[0].what, "inline PEM #1");
     assert_eq!(loaded[1].what, path.display().to_string());

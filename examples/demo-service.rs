@@ -10,6 +10,8 @@
 //! ```
 //!
 //! - `demo-service --version` prints `demo-service X.Y.Z`;
+//! - `demo-service version` prints what `cells version` prints (a few lines, the version on the
+//!   second), so the Cells tests can use Cells' own version command;
 //! - `demo-service ADDR:PORT` binds that address and answers every HTTP request with `200` and
 //!   the body `demo-service X.Y.Z\n`; it exits 1 when it cannot bind (e.g. port 80 without
 //!   `cap_net_bind_service`) or when the release is marked broken.
@@ -84,6 +86,12 @@ fn main() -> ExitCode {
     match args.as_slice() {
         [flag] if flag == "--version" => {
             println!("{name}");
+            ExitCode::SUCCESS
+        }
+        [cmd] if cmd == "version" => {
+            println!("Pydio Cells stand-in ({name})");
+            println!(" Version: \t{}", release.version);
+            println!(" OS/Arch: \t{}/{}", std::env::consts::OS, std::env::consts::ARCH);
             ExitCode::SUCCESS
         }
         [addr] if !addr.starts_with('-') => {

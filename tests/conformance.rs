@@ -87,7 +87,7 @@ const LIST_CASES: &[ListCase] = &[
     },
     case(&["inventories/web-db.ini"]),
     case(&["inventories/web-db.yml"]),
-    case(&["inventories/cells.yml"]),
+    case(&["examples/cells/inventory.yml"]),
     case(&["inventories/jump.yml"]),
     // --limit: groups left without selected hosts disappear, their names stay in `children`.
     ListCase {

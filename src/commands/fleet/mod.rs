@@ -1009,6 +1009,9 @@ async fn execute(
                 steps::upgrade_observed(&conn, &input.settings, &plan, bytes, run_id, &events)
                     .await;
             let mut rep = upgrade_report(&input.name, &plan, done);
+            if rep.result == "rolled_back" {
+                cells_data_warning(&input, &mut rep);
+            }
             rep.bytes_sent = events.bytes_sent();
             rep.steps = events.timings.into_inner().unwrap_or_default();
             rep.channel = input.release.as_ref().map(|r| r.channel.clone());
@@ -1031,7 +1034,9 @@ async fn execute(
         Ok(r) => {
             let mut rep = HostReport::new(&input.name, "rolled_back");
             rep.to = Some(r.version);
-            rep.with_detail(format!("restored {}", r.backup))
+            let mut rep = rep.with_detail(format!("restored {}", r.backup));
+            cells_data_warning(&input, &mut rep);
+            rep
         }
         Err(e) => step_failure(&input.name, "failed", &e),
     };
@@ -1043,6 +1048,24 @@ async fn execute(
     rep.seconds = input.started.elapsed().as_secs_f64();
     conn.report(rep)
 }
+
+/// Cells migrates its data when a new version first starts: a host of a Cells source that was
+/// rolled back is told that its binary is back, not necessarily its data.
+fn cells_data_warning(input: &HostInput, rep: &mut HostReport) {
+    let source = input.vars.get("fleetup_source").and_then(Value::as_str);
+    if source.is_some_and(|s| s.starts_with(crate::release::cells::SCHEME_PREFIX)) {
+        let detail = rep.detail.get_or_insert_with(String::new);
+        if !detail.is_empty() {
+            detail.push('\n');
+        }
+        detail.push_str(CELLS_DATA_WARNING);
+    }
+}
+
+/// What a rolled-back Cells host's report adds.
+pub const CELLS_DATA_WARNING: &str = "Cells: the binary is rolled back, not the data: if the new \
+     version started, it may have migrated CELLS_WORKING_DIR and the database; restore their \
+     backup before trusting this host (docs/cells.md)";
 
 fn upgrade_report(name: &str, plan: &Plan, done: Result<steps::Outcome, StepError>) -> HostReport {
     let mut rep = match (&plan.action, done) {

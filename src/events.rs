@@ -34,10 +34,32 @@ pub struct ReleaseInfo {
     pub product: String,
     pub version: String,
     pub channel: String,
-    /// The minisign key id (hex) that signed the channel index.
+    /// The minisign key id (hex) that signed the channel index; for a Cells update server, the
+    /// RSA key(s) each binary's signature is checked against.
     pub key_id: String,
-    /// When the signed index stops being accepted (RFC 3339).
+    /// When the signed index stops being accepted (RFC 3339); empty for a Cells update server
+    /// (its answers are not signed or dated: each binary is).
     pub expires: String,
+}
+
+impl std::fmt::Display for ReleaseInfo {
+    /// `demoapp 1.1.0 (stable, signed by FCA9…, index expires 2036-…)`, or for a Cells server
+    /// `PydioHome 4.4.5 (stable, binaries checked against RSA-2048 cells.pem)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.expires.is_empty() {
+            write!(
+                f,
+                "{} {} ({}, binaries checked against {})",
+                self.product, self.version, self.channel, self.key_id
+            )
+        } else {
+            write!(
+                f,
+                "{} {} ({}, signed by {}, index expires {})",
+                self.product, self.version, self.channel, self.key_id, self.expires
+            )
+        }
+    }
 }
 
 /// How long one step of a host took.
@@ -237,5 +259,31 @@ impl Observer for Fanout {
 impl<T: Observer + ?Sized> Observer for Arc<T> {
     fn event(&self, event: &Event) {
         (**self).event(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReleaseInfo;
+
+    #[test]
+    fn a_release_names_its_signer_and_a_cells_release_its_keys() {
+        let mut r = ReleaseInfo {
+            product: "demoapp".into(),
+            version: "1.1.0".into(),
+            channel: "stable".into(),
+            key_id: "FCA91662B2E1BF44".into(),
+            expires: "2036-11-26T00:00:00Z".into(),
+        };
+        assert_eq!(
+            r.to_string(),
+            "demoapp 1.1.0 (stable, signed by FCA91662B2E1BF44, index expires 2036-11-26T00:00:00Z)"
+        );
+        r.expires.clear();
+        r.key_id = "RSA-2048 cells.pem".into();
+        assert_eq!(
+            r.to_string(),
+            "demoapp 1.1.0 (stable, binaries checked against RSA-2048 cells.pem)"
+        );
     }
 }

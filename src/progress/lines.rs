@@ -51,10 +51,7 @@ pub fn event_line(event: &Event) -> Option<String> {
                 ),
             }
         }
-        Event::Release(r) => format!(
-            "release {} {} ({}, signed by {}, index expires {})",
-            r.product, r.version, r.channel, r.key_id, r.expires
-        ),
+        Event::Release(r) => format!("release {r}"),
         Event::BatchStarted { index, of, hosts } => {
             format!("batch {index}/{of}: {}", hosts.join(" "))
         }

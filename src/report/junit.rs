@@ -43,13 +43,7 @@ pub(super) fn write(
     };
     property("exit_code", &summary.exit_code.to_string())?;
     for rel in &summary.releases {
-        property(
-            "release",
-            &format!(
-                "{} {} ({}, signed by {}, index expires {})",
-                rel.product, rel.version, rel.channel, rel.key_id, rel.expires
-            ),
-        )?;
+        property("release", &rel.to_string())?;
     }
     if let Some(why) = &summary.stopped {
         property("stopped", why)?;

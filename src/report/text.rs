@@ -53,10 +53,7 @@ pub(super) fn write(
     let job = summary.job;
     let p = Paint { on: color };
     for rel in &summary.releases {
-        let line = format!(
-            "release  {} {} ({}, signed by {}, index expires {})",
-            rel.product, rel.version, rel.channel, rel.key_id, rel.expires
-        );
+        let line = format!("release  {rel}");
         writeln!(out, "{}", visible(&line))?;
     }
     let mut sorted: Vec<&HostReport> = reports.iter().collect();

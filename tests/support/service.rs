@@ -211,15 +211,28 @@ pub fn restart_command(
     start_secs: u32,
     hang_on: Option<(&str, &str)>,
 ) -> String {
+    restart_command_for(BIN, addr, uid, gid, start_secs, hang_on)
+}
+
+/// [`restart_command`] for the service installed at `bin` (its pid file and log beside it).
+pub fn restart_command_for(
+    bin: &str,
+    addr: &str,
+    uid: u32,
+    gid: u32,
+    start_secs: u32,
+    hang_on: Option<(&str, &str)>,
+) -> String {
+    let dir = Path::new(bin).parent().unwrap().display().to_string();
     let hang = hang_on.map_or_else(String::new, |(v, seconds)| {
         format!(
-            "if {BIN} --version 2>/dev/null | grep -qx 'demo-service {v}'; then exec sleep {seconds}; fi\n"
+            "if {bin} --version 2>/dev/null | grep -qx 'demo-service {v}'; then exec sleep {seconds}; fi\n"
         )
     });
     let tries = start_secs * 10;
     format!(
         r#"set -u
-{hang}d={DIR}
+{hang}d={dir}
 alive() {{ s=$(ps -o stat= -p "$1" 2>/dev/null) || return 1; case "$s" in ''|Z*) return 1;; esac; }}
 if [ -s "$d/pid" ]; then
   old=$(cat "$d/pid")
@@ -231,7 +244,7 @@ if [ -s "$d/pid" ]; then
   done
 fi
 rm -f "$d/pid"
-setsid -f sh -c 'echo $$ > {DIR}/pid && exec setpriv --reuid={uid} --regid={gid} --init-groups -- {BIN} {addr}:80' </dev/null >"$d/log" 2>&1
+setsid -f sh -c 'echo $$ > {dir}/pid && exec setpriv --reuid={uid} --regid={gid} --init-groups -- {bin} {addr}:80' </dev/null >"$d/log" 2>&1
 n=0
 while :; do
   if curl -s -o /dev/null --max-time 1 http://{addr}:80/; then echo "started, pid $(cat "$d/pid")"; exit 0; fi
@@ -265,7 +278,12 @@ pub fn pids_of(words: &[&str]) -> Vec<u32> {
 
 /// Pids of the service instances for `addr` (command line exactly `BIN addr:80`).
 pub fn service_pids(addr: &str) -> Vec<u32> {
-    pids_of(&[BIN, &format!("{addr}:80")])
+    service_pids_for(BIN, addr)
+}
+
+/// Pids of the instances of the service at `bin` for `addr`.
+pub fn service_pids_for(bin: &str, addr: &str) -> Vec<u32> {
+    pids_of(&[bin, &format!("{addr}:80")])
 }
 
 /// Sends `kill -SIG` to `pids` (nothing when there are none).

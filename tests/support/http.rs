@@ -3,6 +3,10 @@
 //! requests per path, and can misbehave on purpose (see [`Fault`]). It stops when dropped.
 //!
 //! Every response is `Connection: close`; one thread per connection.
+//!
+//! A path can also answer `POST`s (see [`HttpServer::set_post_handler`]): the request body is
+//! read by its `Content-Length` (at most [`MAX_POST_BYTES`]), logged, and handed to the
+//! handler, whose answer goes out as `application/json` — through the same [`Fault`]s.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -12,6 +16,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+/// Longest `POST` body read; a longer one is answered `413`.
+pub const MAX_POST_BYTES: usize = 1 << 20;
+
+/// Answers a `POST` body with a status and a (JSON) body.
+pub type PostHandler = Arc<dyn Fn(&[u8]) -> (u16, Vec<u8>) + Send + Sync>;
 
 /// A way to misbehave on one path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +59,19 @@ struct State {
     log: Vec<Request>,
     /// Body bytes written by the last response per path.
     sent: HashMap<String, u64>,
+    /// `POST` handlers per path.
+    post_handlers: HashMap<String, Handler>,
+    /// Every `POST` body received, with its path, in order.
+    posts: Vec<(String, Vec<u8>)>,
+}
+
+#[derive(Clone)]
+struct Handler(PostHandler);
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PostHandler")
+    }
 }
 
 #[derive(Debug)]
@@ -123,6 +146,25 @@ impl HttpServer {
 
     pub fn clear_fault(&self, path: &str) {
         self.state().faults.remove(&normal(path));
+    }
+
+    /// Answer `POST`s to `path` with `handler` (the request body in, a status and a JSON body
+    /// out). A `GET` of that path is answered `405`.
+    pub fn set_post_handler(&self, path: &str, handler: PostHandler) {
+        self.state()
+            .post_handlers
+            .insert(normal(path), Handler(handler));
+    }
+
+    /// The body of every `POST` to `path`, in order.
+    pub fn posts(&self, path: &str) -> Vec<Vec<u8>> {
+        let p = normal(path);
+        self.state()
+            .posts
+            .iter()
+            .filter(|(path, _)| *path == p)
+            .map(|(_, body)| body.clone())
+            .collect()
     }
 
     /// Whether `Range` requests are honoured (default yes); without, they get a full `200`.
@@ -203,6 +245,7 @@ fn serve(s: &Shared, mut conn: TcpStream) -> std::io::Result<()> {
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
     let mut range = None;
+    let mut content_length: Option<usize> = None;
     let mut header_bytes = 0;
     loop {
         let mut line = String::new();
@@ -216,19 +259,21 @@ fn serve(s: &Shared, mut conn: TcpStream) -> std::io::Result<()> {
         if let Some((name, value)) = line.split_once(':') {
             if name.trim().eq_ignore_ascii_case("range") {
                 range = Some(value.trim().to_owned());
+            } else if name.trim().eq_ignore_ascii_case("content-length") {
+                content_length = value.trim().parse().ok();
             }
         }
     }
     let mut parts = request_line.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
     let path = target.split(['?', '#']).next().unwrap_or("/").to_owned();
-    let fault = {
+    let (fault, handler) = {
         let mut st = s.state.lock().unwrap();
         st.log.push(Request {
             path: path.clone(),
             range: range.clone(),
         });
-        match st.faults.get_mut(&path) {
+        let fault = match st.faults.get_mut(&path) {
             Some((f, Some(left))) => {
                 let f = f.clone();
                 *left -= 1;
@@ -239,23 +284,54 @@ fn serve(s: &Shared, mut conn: TcpStream) -> std::io::Result<()> {
             }
             Some((f, None)) => Some(f.clone()),
             None => None,
-        }
+        };
+        (fault, st.post_handlers.get(&path).cloned())
     };
     s.active.fetch_add(1, Ordering::SeqCst);
     let _active = Active(s);
-    if method != "GET" {
+    let is_post = method == "POST";
+    // A POST path answers POSTs only; any other path answers GETs only.
+    let allowed = is_post || (method == "GET" && handler.is_none());
+    if !allowed {
         return respond_status(&mut conn, 405);
     }
-    if let Some(Fault::Status(code)) = fault {
-        return respond_status(&mut conn, code);
-    }
-    let decoded = percent_decode(&path);
-    if decoded.split('/').any(|seg| seg == "..") {
-        return respond_status(&mut conn, 403);
-    }
-    let file = s.root.join(decoded.trim_start_matches('/'));
-    let Ok(mut data) = std::fs::read(&file) else {
-        return respond_status(&mut conn, 404);
+    let mut status = "200 OK".to_owned();
+    let mut content_type = "application/octet-stream";
+    let mut data = if let (true, Some(Handler(handler))) = (is_post, &handler) {
+        let len = content_length.unwrap_or(0);
+        if len > MAX_POST_BYTES {
+            return respond_status(&mut conn, 413);
+        }
+        let mut body = vec![0; len];
+        std::io::Read::read_exact(&mut reader, &mut body)?;
+        s.state
+            .lock()
+            .unwrap()
+            .posts
+            .push((path.clone(), body.clone()));
+        if let Some(Fault::Status(code)) = fault {
+            return respond_status(&mut conn, code);
+        }
+        let (code, answer) = handler(&body);
+        status = format!("{code} {}", reason(code));
+        content_type = "application/json";
+        answer
+    } else {
+        if is_post {
+            return respond_status(&mut conn, 404);
+        }
+        if let Some(Fault::Status(code)) = fault {
+            return respond_status(&mut conn, code);
+        }
+        let decoded = percent_decode(&path);
+        if decoded.split('/').any(|seg| seg == "..") {
+            return respond_status(&mut conn, 403);
+        }
+        let file = s.root.join(decoded.trim_start_matches('/'));
+        let Ok(data) = std::fs::read(&file) else {
+            return respond_status(&mut conn, 404);
+        };
+        data
     };
     if let Some(Fault::FlipByte(at)) = fault {
         if let Some(b) = data.get_mut(at as usize) {
@@ -264,9 +340,9 @@ fn serve(s: &Shared, mut conn: TcpStream) -> std::io::Result<()> {
     }
     let len = data.len() as u64;
     let mut start = 0u64;
-    let mut status = "200 OK";
     let mut extra = String::new();
-    if let (Some(r), true) = (&range, s.ranges.load(Ordering::SeqCst)) {
+    let ranges = !is_post && s.ranges.load(Ordering::SeqCst);
+    if let (Some(r), true) = (&range, ranges) {
         if let Some(first) = parse_range_start(r) {
             if first >= len {
                 let head = format!(
@@ -275,7 +351,7 @@ fn serve(s: &Shared, mut conn: TcpStream) -> std::io::Result<()> {
                 return conn.write_all(head.as_bytes());
             }
             start = first;
-            status = "206 Partial Content";
+            status = "206 Partial Content".to_owned();
             extra = format!("Content-Range: bytes {first}-{}/{len}\r\n", len - 1);
         }
     }
@@ -285,8 +361,13 @@ fn serve(s: &Shared, mut conn: TcpStream) -> std::io::Result<()> {
         Some(Fault::AnnounceLength(n)) => format!("Content-Length: {n}\r\n"),
         _ => format!("Content-Length: {}\r\n", body.len()),
     };
+    let accept = if is_post {
+        ""
+    } else {
+        "Accept-Ranges: bytes\r\n"
+    };
     let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: application/octet-stream\r\nAccept-Ranges: bytes\r\n{extra}{length_header}Connection: close\r\n\r\n"
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n{accept}{extra}{length_header}Connection: close\r\n\r\n"
     );
     conn.write_all(head.as_bytes())?;
     let record = |n: u64| {
@@ -356,15 +437,23 @@ fn serve(s: &Shared, mut conn: TcpStream) -> std::io::Result<()> {
     }
 }
 
-fn respond_status(conn: &mut TcpStream, code: u16) -> std::io::Result<()> {
-    let reason = match code {
+fn reason(code: u16) -> &'static str {
+    match code {
+        200 => "OK",
+        400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        413 => "Payload Too Large",
         500 => "Internal Server Error",
+        502 => "Bad Gateway",
         503 => "Service Unavailable",
         _ => "Status",
-    };
+    }
+}
+
+fn respond_status(conn: &mut TcpStream, code: u16) -> std::io::Result<()> {
+    let reason = reason(code);
     let body = format!("{code} {reason}\n");
     let head = format!(
         "HTTP/1.1 {code} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod cells;
 pub mod http;
 pub mod lab;
 pub mod service;

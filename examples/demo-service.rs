@@ -91,7 +91,11 @@ fn main() -> ExitCode {
         [cmd] if cmd == "version" => {
             println!("Pydio Cells stand-in ({name})");
             println!(" Version: \t{}", release.version);
-            println!(" OS/Arch: \t{}/{}", std::env::consts::OS, std::env::consts::ARCH);
+            println!(
+                " OS/Arch: \t{}/{}",
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            );
             ExitCode::SUCCESS
         }
         [addr] if !addr.starts_with('-') => {

@@ -4,6 +4,7 @@
 mod support;
 
 mod bastion;
+mod cells;
 mod cells_server;
 mod cli;
 mod cli_docs;

@@ -23,6 +23,7 @@ pub fn host_json(job: Job, r: &HostReport) -> Value {
         "to": r.to,
         // The full text (step, command, whole stderr) of a host that did not succeed.
         "error": if r.ok(job) { None } else { r.detail.clone() },
+        "detail": r.detail,
         "failure": r.failure,
         "seconds": r.seconds,
         "steps": r.steps,

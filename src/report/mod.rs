@@ -203,7 +203,9 @@ fn failure_body(r: &HostReport) -> Vec<String> {
 /// Whether a host gets a block of detail after the table: every one that did not succeed,
 /// except hosts skipped by a stop (the `stopped:` line says it once for all of them).
 fn needs_detail(job: Job, r: &HostReport) -> bool {
-    !r.ok(job) && r.result != "skipped"
+    (!r.ok(job) && r.result != "skipped")
+        // A rollback that succeeded but has more to say (a Cells host's data warning).
+        || (r.result == "rolled_back" && r.detail.as_deref().is_some_and(|d| d.contains('\n')))
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ fn json_document_has_summary_and_every_host_field() {
             "batch",
             "bytes_sent",
             "channel",
+            "detail",
             "error",
             "failure",
             "from",
@@ -44,7 +45,7 @@ fn json_document_has_summary_and_every_host_field() {
     assert_eq!(
         hosts[0],
         json!({"host": "web01", "result": "upgraded", "from": "1.0.0", "to": "1.1.0",
-               "error": null, "failure": null, "seconds": 9.1,
+               "error": null, "detail": null, "failure": null, "seconds": 9.1,
                "steps": [{"step": "stage", "seconds": 1.5}], "bytes_sent": 314,
                "channel": "stable", "batch": 2})
     );

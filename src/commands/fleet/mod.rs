@@ -219,11 +219,10 @@ pub fn run(
     let rt = runtime()?;
     interrupt::listen(&rt, Arc::clone(&display));
     let fetch = fetch_options(&inv).map_err(RunError::Config)?;
-    let channels = match rt.block_on(INTERRUPT.unless(verify_channels(&inputs, args, &fetch))) {
+    let mut channels = match rt.block_on(INTERRUPT.unless(verify_channels(&inputs, args, &fetch))) {
         Ok(channels) => channels?,
         Err(_) => Channels::new(),
     };
-    let mut channels = channels;
     let mut releases: Vec<ReleaseInfo> = channels.values().filter_map(Channel::info).collect();
     for r in &releases {
         obs.event(&Event::Release(r.clone()));

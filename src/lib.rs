@@ -17,3 +17,6 @@ pub mod report;
 pub mod run;
 pub mod steps;
 pub mod transport;
+
+#[cfg(test)]
+mod docs_commands;

@@ -10,6 +10,7 @@ mod cli;
 mod cli_docs;
 mod compress;
 mod conformance;
+mod docs;
 mod faults_kill;
 mod faults_net;
 mod fleet;

@@ -156,3 +156,27 @@ fn console_blocks_are_read_as_commands_and_their_output() {
         .collect();
     assert_eq!(got, [("a b", 2), ("c", 0)]);
 }
+
+/// docs/ansible.md shows the same upgrade as a playbook: it must at least be one
+/// `ansible-playbook` accepts (ansible-core is installed by scripts/test).
+#[test]
+fn the_comparison_playbook_is_valid_ansible() {
+    let playbook = crate::support::require_tool("ansible-playbook", "pip install ansible-core");
+    let out = run(Command::new(playbook)
+        .current_dir(repo_path(""))
+        .args([
+            "--syntax-check",
+            "-i",
+            "inventories/web-db.yml",
+            "examples/ansible/upgrade.yml",
+            "-e",
+            "version=2.0.0",
+        ])
+        .env("ANSIBLE_NOCOLOR", "1"));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("playbook: examples/ansible/upgrade.yml"),
+        "{}",
+        describe(&out)
+    );
+}

@@ -20,7 +20,7 @@ pub enum Outcome {
     HostsFailed,
     /// 2: nothing was attempted: bad arguments, bad inventory, release not found or not verified.
     NothingAttempted,
-    /// 130 (SIGINT) or 143 (SIGTERM): a signal stopped the run before every host was done;
+    /// 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP): a signal stopped the run before every host was done;
     /// the value is the exit code, 128 + the signal's number.
     Interrupted(u8),
 }

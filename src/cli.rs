@@ -148,6 +148,8 @@ pub enum OutputFormat {
     Jsonl,
     /// JUnit XML for CI test reports
     Junit,
+    /// A self-contained HTML page: versions per group, drift, unreachable hosts
+    Html,
 }
 
 #[derive(Debug, Subcommand)]

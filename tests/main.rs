@@ -22,6 +22,7 @@ mod progress_tty;
 mod release_fetch;
 mod release_publish;
 mod releases_cli;
+mod report_html;
 mod report_output;
 mod rolling;
 mod ssh_transport;

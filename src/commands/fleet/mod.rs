@@ -306,7 +306,7 @@ pub fn run(
             .filter_map(|h| prepared.remove(h))
             .map(|p| check_report(p, &obs))
             .collect();
-        return finish(s, job, &obs, &reports, releases, stopped, None, began);
+        return finish(s, job, &inv, &obs, &reports, releases, stopped, None, began);
     }
 
     let artifacts = if job == Job::Upgrade && !INTERRUPT.requested() {
@@ -442,7 +442,9 @@ pub fn run(
             None
         }
     };
-    finish(s, job, &obs, &reports, releases, stopped, retry, began)
+    finish(
+        s, job, &inv, &obs, &reports, releases, stopped, retry, began,
+    )
 }
 
 /// Emits the summary, writes the final report, and says how the run ended.
@@ -450,6 +452,7 @@ pub fn run(
 fn finish(
     s: &Settings,
     job: Job,
+    inv: &Inventory,
     obs: &dyn Observer,
     reports: &[HostReport],
     releases: Vec<ReleaseInfo>,
@@ -481,7 +484,17 @@ fn finish(
         output: s.output,
         color: color(s.color),
     };
-    write_final(&mut std::io::stdout().lock(), opts, reports, &summary)?;
+    let audit = match s.output {
+        OutputFormat::Html => crate::report::Audit::new(inv, reports, hostname()),
+        _ => crate::report::Audit::default(),
+    };
+    write_final(
+        &mut std::io::stdout().lock(),
+        opts,
+        reports,
+        &summary,
+        &audit,
+    )?;
     Ok(outcome)
 }
 

@@ -20,11 +20,14 @@ use crate::release::{Release, TrustedKeys};
 use crate::run::{Outcome, RunError, load_selection, runtime, write_json};
 
 pub fn run(s: &Settings, args: &ReleasesArgs) -> Result<Outcome, RunError> {
-    if s.output == OutputFormat::Junit {
-        return Err(RunError::Config(
-            "--output junit reports host results; `fleetup releases` has none: use text or json"
-                .into(),
-        ));
+    if let Some(format) = match s.output {
+        OutputFormat::Junit => Some("junit"),
+        OutputFormat::Html => Some("html"),
+        _ => None,
+    } {
+        return Err(RunError::Config(format!(
+            "--output {format} reports host results; `fleetup releases` has none: use text or json"
+        )));
     }
     let settings = channel_settings(s, args)?;
     if let Some(source) = crate::release::cells::CellsSource::parse(&settings.source) {

@@ -1,6 +1,7 @@
 //! Runs one command from validated settings and says how it ended. This is the only place
 //! that turns errors into the messages and exit codes the operator sees.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -66,6 +67,15 @@ pub enum RunError {
 
 /// Runs the command in `settings`; prints errors to stderr.
 pub fn run(settings: &Settings) -> Outcome {
+    // The download cache and the SSH defaults are built deep inside the commands: they read
+    // the configuration from here.
+    crate::config::install(&settings.config);
+    if !matches!(settings.command, Command::Config(_)) {
+        // `fleetup config` shows them in its report.
+        for warning in &settings.config.warnings {
+            tracing::warn!("{warning}");
+        }
+    }
     match dispatch(settings) {
         Ok(outcome) => outcome,
         // `fleetup inventory --list | head`: the reader left, which is not an error.
@@ -99,14 +109,49 @@ fn dispatch(s: &Settings) -> Result<Outcome, RunError> {
         Command::Upgrade(args) if args.check => {
             commands::fleet::run(s, Job::Check, Some(args), &args.batch)
         }
-        Command::Upgrade(args) => commands::fleet::run(s, Job::Upgrade, Some(args), &args.batch),
+        Command::Upgrade(args) => {
+            let batch = configured_serial(s, &args.batch)?;
+            commands::fleet::run(s, Job::Upgrade, Some(args), &batch)
+        }
         Command::Check(_) => commands::fleet::run(s, Job::Check, None, &BatchArgs::default()),
-        Command::Rollback(args) => commands::fleet::run(s, Job::Rollback, None, &args.batch),
+        Command::Rollback(args) => {
+            let batch = configured_serial(s, &args.batch)?;
+            commands::fleet::run(s, Job::Rollback, None, &batch)
+        }
         Command::Releases(args) => commands::releases::run(s, args),
         Command::Release(cmd) => commands::release::run(cmd),
         Command::Completions(args) => commands::docs::completions(args),
         Command::Man(args) => commands::docs::man(args),
+        Command::Config(_) => commands::config::run(s),
     }
+}
+
+/// The batch arguments with the configuration's `serial` filled in when it applies: no
+/// `--serial`, and no `fleetup_serial` in `-e` or the inventory's `all` vars (the inventory
+/// describes its fleet, and beats a controller default).
+fn configured_serial<'a>(
+    s: &Settings,
+    batch: &'a BatchArgs,
+) -> Result<Cow<'a, BatchArgs>, RunError> {
+    let Some(spec) = &s.config.serial.value else {
+        return Ok(Cow::Borrowed(batch));
+    };
+    if batch.serial.is_some() {
+        return Ok(Cow::Borrowed(batch));
+    }
+    // The fleet command loads the inventory again; this only looks for the variable.
+    let inv = inventory::load(&LoadOptions {
+        sources: s.inventory.clone(),
+        extra_vars: s.extra_vars.clone(),
+    })?;
+    let var = "fleetup_serial";
+    if inv.extra_vars().contains_key(var) || inv.group_vars(inventory::ALL).contains_key(var) {
+        return Ok(Cow::Borrowed(batch));
+    }
+    Ok(Cow::Owned(BatchArgs {
+        serial: Some(spec.to_string()),
+        ..batch.clone()
+    }))
 }
 
 /// Loads the inventory and applies `--limit`: the hosts a command works on, in order.

@@ -9,6 +9,7 @@ mod cells_server;
 mod cli;
 mod cli_docs;
 mod compress;
+mod config;
 mod conformance;
 mod faults_kill;
 mod faults_net;

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod commands;
 pub mod compress;
+pub mod config;
 pub mod events;
 pub mod inventory;
 pub mod orchestrate;

@@ -9,6 +9,7 @@ mod cells_server;
 mod cli;
 mod cli_docs;
 mod compress;
+mod config;
 mod conformance;
 mod docs;
 mod faults_kill;

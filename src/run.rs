@@ -90,8 +90,27 @@ pub fn run(settings: &Settings) -> Outcome {
                 });
                 let _ = write_json(&mut std::io::stdout().lock(), &doc);
             }
+            if settings.output == OutputFormat::Html && fleet_command(&settings.command) {
+                // `--output html > audit.html` leaves a page that says what happened.
+                let _ = crate::report::html::write_error_page(
+                    &mut std::io::stdout().lock(),
+                    command_name(&settings.command),
+                    &e.to_string(),
+                    &crate::commands::fleet::hostname(),
+                );
+            }
             Outcome::NothingAttempted
         }
+    }
+}
+
+/// `upgrade`, `check` or `rollback`, for an error page.
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Upgrade(a) if a.check => "check",
+        Command::Upgrade(_) => "upgrade",
+        Command::Rollback(_) => "rollback",
+        _ => "check",
     }
 }
 

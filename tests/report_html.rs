@@ -445,3 +445,29 @@ fn releases_and_inventory_refuse_html() {
         describe(&out)
     );
 }
+
+/// A run that stops before any host (exit 2) still leaves a page saying why, escaped, instead
+/// of an empty `audit.html`.
+#[test]
+fn a_run_that_stops_before_any_host_leaves_an_error_page() {
+    let out = run(fleetup().args([
+        "-i",
+        "/nonexistent/<b>prod</b>.yml",
+        "check",
+        "--output",
+        "html",
+    ]));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert!(page.contains(r#"data-exit-code="2""#), "{page}");
+    assert!(
+        page.contains("fleetup check: nothing was attempted"),
+        "{page}"
+    );
+    assert!(
+        page.contains("/nonexistent/&lt;b&gt;prod&lt;/b&gt;.yml") && !page.contains("<b>prod"),
+        "the message is escaped: {page}"
+    );
+    assert!(page.trim_end().ends_with("</html>"), "{page}");
+}

@@ -287,22 +287,7 @@ pub(super) fn write(
         audit.controller
     );
 
-    writeln!(out, "<!DOCTYPE html>")?;
-    writeln!(out, r#"<html lang="en">"#)?;
-    writeln!(out, "<head>")?;
-    writeln!(out, r#"<meta charset="utf-8">"#)?;
-    writeln!(
-        out,
-        r#"<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">"#
-    )?;
-    writeln!(
-        out,
-        r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#
-    )?;
-    writeln!(out, r#"<meta name="generator" content="fleetup">"#)?;
-    writeln!(out, "<title>{}</title>", esc(&title))?;
-    writeln!(out, "<style>{STYLE}</style>")?;
-    writeln!(out, "</head>")?;
+    write_head(out, &title)?;
     writeln!(
         out,
         r#"<body data-job="{}" data-exit-code="{}">"#,
@@ -331,6 +316,63 @@ pub(super) fn write(
     write_drift(out, &drifts, &versions)?;
     write_problems(out, job, reports)?;
     write_hosts(out, job, reports, &drifted, &host_groups)?;
+    writeln!(out, "</body>")?;
+    writeln!(out, "</html>")
+}
+
+/// The page's head: no fetch of anything (CSP), the inline style, `title`.
+fn write_head(out: &mut impl Write, title: &str) -> std::io::Result<()> {
+    writeln!(out, "<!DOCTYPE html>")?;
+    writeln!(out, r#"<html lang="en">"#)?;
+    writeln!(out, "<head>")?;
+    writeln!(out, r#"<meta charset="utf-8">"#)?;
+    writeln!(
+        out,
+        r#"<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">"#
+    )?;
+    writeln!(
+        out,
+        r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#
+    )?;
+    writeln!(out, r#"<meta name="generator" content="fleetup">"#)?;
+    writeln!(out, "<title>{}</title>", esc(title))?;
+    writeln!(out, "<style>{STYLE}</style>")?;
+    writeln!(out, "</head>")
+}
+
+/// The page of a run that stopped before any host was worked on (exit 2): what `--output html
+/// > audit.html` leaves instead of an empty file — the command, when, and why.
+pub fn write_error_page(
+    out: &mut impl Write,
+    command: &str,
+    message: &str,
+    controller: &str,
+) -> std::io::Result<()> {
+    let taken = jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string());
+    write_head(out, &format!("fleetup {command} — not run"))?;
+    writeln!(
+        out,
+        r#"<body data-job="{}" data-exit-code="2">"#,
+        esc(command)
+    )?;
+    writeln!(
+        out,
+        "<header><h1>fleetup {}: nothing was attempted</h1>",
+        esc(command)
+    )?;
+    writeln!(
+        out,
+        r#"<p class="taken">taken <time id="taken" datetime="{t}">{t}</time> on <span id="controller">{c}</span></p></header>"#,
+        t = esc(&taken),
+        c = esc(controller)
+    )?;
+    writeln!(
+        out,
+        r#"<section id="error"><h2>Error (exit code <span id="exit-code">2</span>)</h2><pre class="bad">{}</pre><p class="muted">No host was contacted or changed. docs/troubleshooting.md says what each message means.</p></section>"#,
+        esc(message)
+    )?;
     writeln!(out, "</body>")?;
     writeln!(out, "</html>")
 }

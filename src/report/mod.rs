@@ -4,7 +4,7 @@
 //! ([`json`]); or JUnit XML ([`junit`]); or a self-contained HTML page for an audit ([`html`]).
 //! docs/output.md describes each format for its readers.
 
-mod html;
+pub mod html;
 mod json;
 mod junit;
 mod text;

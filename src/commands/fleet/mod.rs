@@ -1199,7 +1199,8 @@ async fn fetch_one(
     verdict.map(|()| bytes)
 }
 
-fn hostname() -> String {
+/// This machine's name, for run ids and reports.
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "controller".to_owned())

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod compress;
 pub mod events;
+pub mod help;
 pub mod inventory;
 pub mod orchestrate;
 pub mod plan;

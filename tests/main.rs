@@ -14,6 +14,7 @@ mod faults_kill;
 mod faults_net;
 mod fleet;
 mod fleet_service;
+mod help;
 mod hostile_input;
 mod hostile_release;
 mod lab;

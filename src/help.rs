@@ -69,10 +69,11 @@ follows, verifies its signature and picks the release; a problem there stops the
 Then, for each host: probe what it runs (read-only), skip it when it is already at the target \
 (`unchanged`), upload the release into a temporary file beside the binary, check its sha256 \
 and version on the host, keep the old binary as a backup (a hard link), swap the new one in \
-with one atomic rename, re-apply setcap, restart `fleetup_service` and check \
-`fleetup_health_url`; a host whose new version is unhealthy is rolled back by itself. \
+with one atomic rename, re-apply setcap, restart the service (`fleetup_service`) and check \
+its health (`fleetup_health_url`); a host whose new version is unhealthy is rolled back by \
+itself. \
 --serial upgrades in rolling batches with a failure budget, and the hosts that did not end \
-upgraded are written to a retry file for `--limit @FILE` (docs/rolling.md). On a terminal, \
+upgraded or unchanged are written to a retry file for `--limit @FILE` (docs/rolling.md). On a terminal, \
 when the whole inventory is selected, fleetup shows the plan and asks to confirm (--yes \
 skips the question).";
 
@@ -143,7 +144,7 @@ List the releases on a channel, newest first (the index's signature is verified)
 
 releases fetches the channel index the selected hosts follow (fleetup_source, \
 fleetup_channel), checks its minisign signature against fleetup_public_keys and its expiry, \
-and lists its releases with their date, label and platforms. --source, --channel and \
+and lists its releases with their date and label. --source, --channel and \
 --public-key name a channel without an inventory. --download also downloads the artifacts of \
 the newest release (or --version) for every platform into the cache, each checked against \
 its sha256, so that the upgrade itself does not wait for them. With a `cells+` source (a \
@@ -318,3 +319,28 @@ Examples:
 
   # One page per command (fleetup-upgrade.1, …) in your manual directory
   $ fleetup man --dir ~/.local/share/man/man1";
+
+// For the `config` command another branch adds (wire it with `#[command(long_about =
+// crate::help::CONFIG, after_long_help = crate::help::CONFIG_EXAMPLES)]`; tests/help.rs then
+// runs these examples too).
+
+pub const CONFIG: &str = "\
+Show the effective settings (configuration file, FLEETUP_* variables, flags) and where each \
+one comes from
+
+Each setting comes from the first of: a flag; a FLEETUP_* environment variable; the \
+configuration file, the first found of ./fleetup.toml and $XDG_CONFIG_HOME/fleetup/config.toml \
+(~/.config/fleetup/config.toml); the built-in default. config prints every setting with its \
+value and that source, so a surprise (a forgotten FLEETUP_FORKS, a fleetup.toml in the \
+current directory) is seen before a run. See docs/configuration.md.";
+
+pub const CONFIG_EXAMPLES: &str = "\
+Examples:
+  # Each setting, its value and where it comes from
+  $ fleetup config
+
+  # The same as JSON, for a script
+  $ fleetup config --output json
+
+  # A flag beats the environment: forks is 20, from -f
+  $ FLEETUP_FORKS=10 fleetup -f 20 config";

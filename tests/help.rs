@@ -369,6 +369,7 @@ fn in_tree(root: &Path, mut cmd: Process) -> Process {
         .env("FLEETUP_KEY_PASSWORD", KEY_PASSWORD)
         .env("NO_COLOR", "1")
         .env_remove("FLEETUP_LOG")
+        .env_remove("XDG_CONFIG_HOME")
         .env_remove("FLEETUP_SSH_PASSPHRASE")
         .env_remove("SSH_AUTH_SOCK")
         .stdin(Stdio::null());

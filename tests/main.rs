@@ -15,6 +15,7 @@ mod faults_net;
 mod fleet;
 mod fleet_service;
 mod help;
+mod hints;
 mod hostile_input;
 mod hostile_release;
 mod lab;

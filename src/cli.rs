@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::{self, Config, ConfigError, Environment, Flags};
+
 /// How many hosts are worked on at once unless `-f` says otherwise. Ansible's 5 is a known
 /// pain; colmena uses 10 and pssh 32. fleetup's per-host cost is one SSH connection and a
 /// few kilobytes, so it can afford more.
@@ -117,12 +119,13 @@ pub struct GlobalArgs {
     /// `~web\d+`, `web[0:2]`, `@retry-file`
     #[arg(short = 'l', long = "limit", value_name = "PATTERN", global = true)]
     pub limit: Option<String>,
-    /// Hosts worked on at once
-    #[arg(short = 'f', long = "forks", value_name = "N", global = true, default_value_t = DEFAULT_FORKS)]
-    pub forks: usize,
-    /// Output format of the report
-    #[arg(long, value_enum, value_name = "FORMAT", global = true, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
+    /// Hosts worked on at once [default: `forks` of the configuration (`fleetup config`),
+    /// else 50]
+    #[arg(short = 'f', long = "forks", value_name = "N", global = true)]
+    pub forks: Option<usize>,
+    /// Output format of the report [default: `output` of the configuration, else text]
+    #[arg(long, value_enum, value_name = "FORMAT", global = true)]
+    pub output: Option<OutputFormat>,
     /// Plain lines instead of live progress bars, even on a terminal
     #[arg(long, global = true)]
     pub no_progress: bool,
@@ -147,6 +150,8 @@ pub enum OutputFormat {
     Jsonl,
     /// JUnit XML for CI test reports
     Junit,
+    /// A self-contained HTML page: versions per group, drift, unreachable hosts
+    Html,
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,7 +180,24 @@ pub enum Command {
     /// Print the manual page (roff), or write one page per command into a directory
     #[command(long_about = crate::help::MAN, after_long_help = crate::help::MAN_EXAMPLES)]
     Man(ManArgs),
+    /// Show the effective settings (configuration file, FLEETUP_* variables, flags) and where
+    /// each one comes from
+    Config(ConfigArgs),
 }
+
+/// The arguments of `config` (none of its own: the global flags show as the source they are).
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The settings come from, first that sets each: a flag; a FLEETUP_* environment variable; the \
+configuration file, the first found of ./fleetup.toml and $XDG_CONFIG_HOME/fleetup/config.toml \
+(~/.config/fleetup/config.toml); the built-in default. See docs/configuration.md.
+
+Examples:
+  fleetup config                      # each setting, its value and where it comes from
+  fleetup config --output json        # the same as JSON, for a script
+  FLEETUP_FORKS=10 fleetup -f 20 config   # forks is 20, from the flag -f/--forks
+  fleetup -i inventories/staging.yml config   # -i replaces the configured inventory")]
+pub struct ConfigArgs {}
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
@@ -379,7 +401,10 @@ impl Command {
             Command::Rollback(a) => Some(&a.inputs),
             Command::Releases(a) => Some(&a.inputs),
             Command::Inventory(a) => Some(&a.inputs),
-            Command::Release(_) | Command::Completions(_) | Command::Man(_) => None,
+            Command::Release(_)
+            | Command::Completions(_)
+            | Command::Man(_)
+            | Command::Config(_) => None,
         }
     }
 }
@@ -392,7 +417,7 @@ pub enum Verbosity {
     Verbose(u8),
 }
 
-/// What the rest of fleetup works from: the command line, validated.
+/// What the rest of fleetup works from: the command line, validated, over the configuration.
 #[derive(Debug)]
 pub struct Settings {
     pub inventory: Vec<PathBuf>,
@@ -404,6 +429,9 @@ pub struct Settings {
     pub color: ColorChoice,
     pub verbosity: Verbosity,
     pub command: Command,
+    /// Every configurable setting with its source; `inventory`, `forks` and `output` above are
+    /// its values.
+    pub config: Config,
 }
 
 /// A command line that parsed but makes no sense.
@@ -411,40 +439,66 @@ pub struct Settings {
 pub enum SettingsError {
     #[error("--forks must be between 1 and {MAX_FORKS}, not {0}")]
     Forks(usize),
-    #[error("no inventory given: pass one with -i PATH (a file or a directory)")]
+    #[error(
+        "no inventory given: pass one with -i PATH (a file or a directory), or set `inventory` \
+         in fleetup.toml (docs/configuration.md)"
+    )]
     NoInventory,
     #[error("--limit is empty")]
     EmptyLimit,
     #[error("--max-fail-percentage must be between 0 and 100, not {0}")]
     MaxFail(f64),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 impl Cli {
-    /// Validates the parsed command line into settings.
+    /// Validates the parsed command line into settings, over this process's configuration
+    /// (files and `FLEETUP_*` variables).
     pub fn into_settings(self) -> Result<Settings, SettingsError> {
+        self.into_settings_with(&Environment::process())
+    }
+
+    /// [`Cli::into_settings`], with the configuration read from `env`.
+    pub fn into_settings_with(self, env: &Environment) -> Result<Settings, SettingsError> {
         let g = self.global;
         let mut inputs = self.inputs;
         if let Some(sub) = self.command.inputs() {
             inputs.inventory.extend(sub.inventory.iter().cloned());
             inputs.extra_vars.extend(sub.extra_vars.iter().cloned());
         }
-        if g.forks == 0 || g.forks > MAX_FORKS {
-            return Err(SettingsError::Forks(g.forks));
-        }
-        let needs_inventory = match &self.command {
-            Command::Release(_) | Command::Completions(_) | Command::Man(_) => false,
-            // `releases` can name everything on the command line instead.
-            Command::Releases(r) => r.source.is_none() || r.public_keys.is_empty(),
-            _ => true,
-        };
-        if needs_inventory && inputs.inventory.is_empty() {
-            return Err(SettingsError::NoInventory);
+        if let Some(f) = g.forks
+            && (f == 0 || f > MAX_FORKS)
+        {
+            return Err(SettingsError::Forks(f));
         }
         let batch = match &self.command {
             Command::Upgrade(a) => Some(&a.batch),
             Command::Rollback(a) => Some(&a.batch),
             _ => None,
         };
+        // `-i` replaces the configured inventory, it does not add to it.
+        let config = config::load(
+            env,
+            &Flags {
+                inventory: std::mem::take(&mut inputs.inventory),
+                forks: g.forks,
+                serial: batch.and_then(|b| b.serial.clone()),
+                output: g.output,
+            },
+        )?;
+        let needs_inventory = match &self.command {
+            Command::Release(_)
+            | Command::Completions(_)
+            | Command::Man(_)
+            | Command::Config(_) => false,
+            // `releases` can name everything on the command line instead.
+            Command::Releases(r) => r.source.is_none() || r.public_keys.is_empty(),
+            _ => true,
+        };
+        if needs_inventory && config.inventory.value.is_empty() {
+            return Err(SettingsError::NoInventory);
+        }
         if let Some(p) = batch.and_then(|b| b.max_fail_percentage)
             && !(0.0..=100.0).contains(&p)
         {
@@ -459,15 +513,16 @@ impl Cli {
             (false, n) => Verbosity::Verbose(n),
         };
         Ok(Settings {
-            inventory: inputs.inventory,
+            inventory: config.inventory.value.clone(),
             limit: g.limit,
-            forks: g.forks,
+            forks: config.forks.value,
             extra_vars: inputs.extra_vars,
-            output: g.output,
+            output: config.output.value,
             progress: !g.no_progress,
             color: g.color,
             verbosity,
             command: self.command,
+            config,
         })
     }
 }
@@ -479,7 +534,8 @@ mod tests {
     fn parse(args: &[&str]) -> Result<Settings, String> {
         let cli = Cli::try_parse_from(std::iter::once("fleetup").chain(args.iter().copied()))
             .map_err(|e| e.to_string())?;
-        cli.into_settings().map_err(|e| e.to_string())
+        cli.into_settings_with(&Environment::default())
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -536,6 +592,50 @@ mod tests {
                 .unwrap_err()
                 .contains("empty")
         );
+    }
+
+    /// `-i` replaces the configured inventory; without it the configured one is used; forks
+    /// and output come from the configuration unless flags say otherwise.
+    #[test]
+    fn the_configuration_fills_in_what_the_flags_do_not_say() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("fleetup.toml"),
+            "inventory = [\"prod.yml\", \"extra.yml\"]\nforks = 9\noutput = \"json\"\n",
+        )
+        .unwrap();
+        let env = Environment {
+            cwd: Some(dir.path().to_path_buf()),
+            ..Environment::default()
+        };
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("fleetup").chain(args.iter().copied()))
+                .unwrap()
+                .into_settings_with(&env)
+        };
+        let s = parse(&["check"]).unwrap();
+        assert_eq!(
+            s.inventory,
+            [dir.path().join("prod.yml"), dir.path().join("extra.yml")]
+        );
+        assert_eq!((s.forks, s.output), (9, OutputFormat::Json));
+        let s = parse(&[
+            "-i", "a.yml", "check", "-i", "b.yml", "-f", "2", "--output", "text",
+        ])
+        .unwrap();
+        assert_eq!(
+            s.inventory,
+            [PathBuf::from("a.yml"), PathBuf::from("b.yml")]
+        );
+        assert_eq!((s.forks, s.output), (2, OutputFormat::Text));
+        assert_eq!(
+            s.config.forks.source,
+            crate::config::Source::Flag("-f/--forks")
+        );
+
+        std::fs::write(dir.path().join("fleetup.toml"), "forks = 9\nforsk = 1\n").unwrap();
+        let err = parse(&["-i", "x", "check"]).unwrap_err().to_string();
+        assert!(err.contains("fleetup.toml:2: unknown key `forsk`"), "{err}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod commands;
 pub mod compress;
+pub mod config;
 pub mod events;
 pub mod help;
 pub mod inventory;
@@ -18,3 +19,6 @@ pub mod report;
 pub mod run;
 pub mod steps;
 pub mod transport;
+
+#[cfg(test)]
+mod docs_commands;

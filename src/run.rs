@@ -20,7 +20,7 @@ pub enum Outcome {
     HostsFailed,
     /// 2: nothing was attempted: bad arguments, bad inventory, release not found or not verified.
     NothingAttempted,
-    /// 130 (SIGINT) or 143 (SIGTERM): a signal stopped the run before every host was done;
+    /// 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP): a signal stopped the run before every host was done;
     /// the value is the exit code, 128 + the signal's number.
     Interrupted(u8),
 }
@@ -67,6 +67,15 @@ pub enum RunError {
 
 /// Runs the command in `settings`; prints errors to stderr.
 pub fn run(settings: &Settings) -> Outcome {
+    // The download cache and the SSH defaults are built deep inside the commands: they read
+    // the configuration from here.
+    crate::config::install(&settings.config);
+    if !matches!(settings.command, Command::Config(_)) {
+        // `fleetup config` shows them in its report.
+        for warning in &settings.config.warnings {
+            tracing::warn!("{warning}");
+        }
+    }
     match dispatch(settings) {
         Ok(outcome) => outcome,
         // `fleetup inventory --list | head`: the reader left, which is not an error.
@@ -107,6 +116,7 @@ fn dispatch(s: &Settings) -> Result<Outcome, RunError> {
         Command::Release(cmd) => commands::release::run(cmd),
         Command::Completions(args) => commands::docs::completions(args),
         Command::Man(args) => commands::docs::man(args),
+        Command::Config(_) => commands::config::run(s),
     }
 }
 

@@ -626,6 +626,34 @@ fn lab_sigint_during_uploads_stops_cleanly_with_exit_130() {
     fleet.assert_next_run_finishes("after SIGINT", &after);
 }
 
+/// SIGHUP (the controller's terminal or SSH session went away) stops the run as SIGTERM does,
+/// instead of killing it between two steps: exit 129, a complete report, nothing left behind.
+#[test]
+fn lab_sighup_stops_cleanly_with_exit_129() {
+    let fleet = Fleet::start();
+    fleet.reset();
+    let mut r = fleet.spawn(&[
+        "--forks",
+        "2",
+        "--no-progress",
+        "--output",
+        "jsonl",
+        "upgrade",
+    ]);
+    assert!(r.wait_for(1, Duration::from_secs(120), is_step("lock")));
+    r.signal("HUP");
+    let done = r.finish(Duration::from_secs(120));
+    assert_eq!(done.status.code(), Some(129), "{}", done.describe());
+    assert_eq!(done.summary()["exit_code"], 129);
+    assert!(
+        done.stderr.contains("stopped: interrupted by SIGHUP"),
+        "{}",
+        done.describe()
+    );
+    assert_eq!(fleet.leftovers(), Vec::<String>::new());
+    fleet.assert_intact("after SIGHUP");
+}
+
 /// SIGTERM while hosts restart: those past their swap finish (restart, health check), the
 /// others stop; exit 143. Plain lines and the text report say "interrupted".
 #[test]

@@ -547,6 +547,14 @@ fn hostile_indexes_are_refused_by_check_and_upgrade() {
         b.assert_untouched(&case, &before);
         eprintln!("{case}: {e}");
     }
+    // `fleetup releases` refuses it too (it would list, or --download, the older releases).
+    let listed = b.fleet(&cache, "replay", json!({}), &["releases"]);
+    assert_eq!(listed.status.code(), Some(2), "{}", describe(&listed));
+    assert!(
+        String::from_utf8_lossy(&listed.stderr).contains("replayed or stale mirror"),
+        "{}",
+        describe(&listed)
+    );
     // The old index is valid in itself: a controller that never saw the newer one takes it.
     let fresh = b.new_cache();
     plans_upgrade(

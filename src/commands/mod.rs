@@ -2,6 +2,7 @@
 //! They return a [`crate::run::Outcome`] or a [`crate::run::RunError`]; `run.rs` maps both to
 //! messages and exit codes.
 
+pub mod config;
 pub mod docs;
 pub mod fleet;
 pub mod inventory;

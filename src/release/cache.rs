@@ -34,9 +34,14 @@ impl Cache {
         Self { dir: dir.into() }
     }
 
-    /// The default cache: `$XDG_CACHE_HOME/fleetup` when that is an absolute path (the XDG
-    /// spec ignores relative ones), else `$HOME/.cache/fleetup`.
+    /// The cache of this run: `cache_dir` of the configuration ([`crate::config`]:
+    /// `FLEETUP_CACHE_DIR` or the file) when it is set, else `$XDG_CACHE_HOME/fleetup` when
+    /// that is an absolute path (the XDG spec ignores relative ones), else
+    /// `$HOME/.cache/fleetup`.
     pub fn from_env() -> Result<Self> {
+        if let Some(dir) = crate::config::installed().and_then(|c| c.cache_dir.value.clone()) {
+            return Ok(Self::new(dir));
+        }
         Self::default_dir(
             std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from),
             std::env::var_os("HOME").map(PathBuf::from),

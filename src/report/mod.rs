@@ -1,18 +1,22 @@
 //! What the operator (or CI) reads at the end of `check`, `upgrade` and `rollback`, on stdout:
 //! a table with the failures first, a count per result and the full detail of every host that
 //! did not succeed ([`text`]); or one JSON document, or JSON lines streamed as events happen
-//! ([`json`]); or JUnit XML ([`junit`]). docs/output.md describes each format for its readers.
+//! ([`json`]); or JUnit XML ([`junit`]); or a self-contained HTML page for an audit ([`html`]).
+//! docs/output.md describes each format for its readers.
 
+mod html;
 mod json;
 mod junit;
 mod text;
 
+use std::collections::HashSet;
 use std::io::Write;
 
 pub use json::{JsonlStream, event_json, host_json};
 
 use crate::cli::OutputFormat;
 use crate::events::{HostError, HostReport, Job, Summary};
+use crate::inventory::Inventory;
 
 /// How the final report is written.
 #[derive(Debug, Clone, Copy)]
@@ -20,6 +24,46 @@ pub struct RenderOptions {
     pub output: OutputFormat,
     /// ANSI colors in the text report (decided once from `--color`, `NO_COLOR` and the terminal).
     pub color: bool,
+}
+
+/// What a report shows beyond the hosts' results: the HTML page's groups, and when and where
+/// it was taken. The other formats do not use it.
+#[derive(Debug, Clone, Default)]
+pub struct Audit {
+    /// The inventory's groups that hold a reported host, in inventory order, each with those
+    /// of its hosts that are reported (its children's included).
+    pub groups: Vec<(String, Vec<String>)>,
+    /// When the run ended (RFC 3339).
+    pub taken: String,
+    /// The controller's host name.
+    pub controller: String,
+}
+
+impl Audit {
+    /// Taken now on `controller`, for the hosts of `reports`: each group of `inv` but `all`
+    /// that holds one of them, in inventory order.
+    pub fn new(inv: &Inventory, reports: &[HostReport], controller: String) -> Self {
+        let reported: HashSet<&str> = reports.iter().map(|r| r.host.as_str()).collect();
+        let groups = inv
+            .groups()
+            .filter(|g| g.name != crate::inventory::ALL)
+            .map(|g| {
+                let mut hosts = inv.group_hosts(&g.name);
+                hosts.retain(|h| reported.contains(h.as_str()));
+                (g.name.clone(), hosts)
+            })
+            .filter(|(_, hosts)| !hosts.is_empty())
+            .collect();
+        let now = jiff::Timestamp::now();
+        Self {
+            groups,
+            // To the second: `2026-11-27T03:11:12Z`.
+            taken: jiff::Timestamp::from_second(now.as_second())
+                .unwrap_or(now)
+                .to_string(),
+            controller,
+        }
+    }
 }
 
 /// Writes the report of a finished run to `out` (stdout). For `jsonl` the events were the
@@ -32,12 +76,14 @@ pub fn write_final(
     opts: RenderOptions,
     reports: &[HostReport],
     summary: &Summary,
+    audit: &Audit,
 ) -> std::io::Result<()> {
     let written = match opts.output {
         OutputFormat::Text => text::write(out, opts.color, reports, summary),
         OutputFormat::Json => json::write_document(out, reports, summary),
         OutputFormat::Jsonl => Ok(()),
         OutputFormat::Junit => junit::write(out, reports, summary),
+        OutputFormat::Html => html::write(out, reports, summary, audit),
     };
     match written.and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

@@ -14,11 +14,18 @@ use super::ssh_config::{JumpHost, SshConfig, parse_proxy_jump};
 use crate::inventory::vars::{list, number, string};
 use crate::inventory::{Vars, check_host_name, check_user_name};
 
-/// What every host's connection shares: the controller's ssh_config and home directory.
+/// What every host's connection shares: the controller's ssh_config and home directory, and
+/// fleetup's configuration.
 #[derive(Debug)]
 pub struct SshDefaults {
     pub ssh_config: SshConfig,
     pub home: PathBuf,
+    /// `known_hosts` of the configuration ([`crate::config`]): the files of the hosts without
+    /// `fleetup_known_hosts`, before ssh_config's `UserKnownHostsFile`.
+    pub known_hosts_files: Option<Vec<PathBuf>>,
+    /// `host_key_checking` of the configuration: the policy of the hosts without
+    /// `fleetup_host_key_checking`, before ssh_config's `StrictHostKeyChecking`.
+    pub host_key_checking: Option<HostKeyPolicy>,
     /// The controller's user, the default remote user as with OpenSSH.
     pub local_user: String,
     pub connect_timeout: Duration,
@@ -43,7 +50,8 @@ impl SshDefaults {
         Ok(k)
     }
 
-    /// Reads `~/.ssh/config` (a missing file is empty).
+    /// Reads `~/.ssh/config` (a missing file is empty), with the configuration `run`
+    /// installed ([`crate::config::installed`]).
     pub fn from_environment() -> Result<Self, String> {
         let home = std::env::var_os("HOME")
             .map(PathBuf::from)
@@ -52,9 +60,12 @@ impl SshDefaults {
         let local_user = std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
             .unwrap_or_else(|_| "root".to_owned());
+        let config = crate::config::installed();
         Ok(Self {
             ssh_config,
             home,
+            known_hosts_files: config.and_then(|c| c.known_hosts.value.clone()),
+            host_key_checking: config.and_then(|c| c.host_key_checking.value),
             local_user,
             connect_timeout: Duration::from_secs(10),
             known_hosts: Mutex::default(),
@@ -223,6 +234,8 @@ pub fn ssh_target(name: &str, vars: &Vars, d: &SshDefaults) -> Result<SshTarget,
         let given = list(vars, "fleetup_known_hosts")?;
         if !given.is_empty() {
             given.iter().map(|f| expand_home(f, &d.home)).collect()
+        } else if let Some(files) = &d.known_hosts_files {
+            files.clone()
         } else if let Some(files) = &cfg.user_known_hosts_files {
             files.clone()
         } else {
@@ -236,10 +249,11 @@ pub fn ssh_target(name: &str, vars: &Vars, d: &SshDefaults) -> Result<SshTarget,
         Some(p) => {
             HostKeyPolicy::parse(&p).map_err(|e| format!("fleetup_host_key_checking: {e}"))?
         }
-        None => match &cfg.strict_host_key_checking {
-            Some(p) => HostKeyPolicy::parse(p)
+        None => match (d.host_key_checking, &cfg.strict_host_key_checking) {
+            (Some(p), _) => p,
+            (None, Some(p)) => HostKeyPolicy::parse(p)
                 .map_err(|e| format!("StrictHostKeyChecking (from ~/.ssh/config): {e}"))?,
-            None => HostKeyPolicy::Strict,
+            (None, None) => HostKeyPolicy::Strict,
         },
     };
     let known = d.known_hosts(&known_files)?;
@@ -365,11 +379,53 @@ mod tests {
         let d = SshDefaults {
             ssh_config,
             home: home.path().to_path_buf(),
+            known_hosts_files: None,
+            host_key_checking: None,
             local_user: "me".into(),
             connect_timeout: Duration::from_secs(5),
             known_hosts: Mutex::default(),
         };
         (home, d)
+    }
+
+    /// known_hosts and host-key policy: the host's variable, then fleetup's configuration, then
+    /// ssh_config, then the default (read through the jump-sharing key, which names both).
+    #[test]
+    fn configured_known_hosts_and_policy_sit_between_variables_and_ssh_config() {
+        let ssh = "Host *\n  UserKnownHostsFile /cfg/known\n  StrictHostKeyChecking no\n";
+        let trust = |d: &SshDefaults, v: serde_json::Value| {
+            ssh_target("web1", &vars(v), d)
+                .unwrap()
+                .share_jumps
+                .unwrap()
+        };
+        let (_h, mut d) = defaults(ssh);
+        let plain = trust(&d, json!({}));
+        assert!(
+            plain.starts_with("[\"/cfg/known\"] Off "),
+            "ssh_config: {plain}"
+        );
+        d.known_hosts_files = Some(vec![PathBuf::from("/fleetup/known")]);
+        d.host_key_checking = Some(HostKeyPolicy::AcceptNew);
+        let configured = trust(&d, json!({}));
+        assert!(
+            configured.starts_with("[\"/fleetup/known\"] AcceptNew "),
+            "configuration beats ssh_config: {configured}"
+        );
+        let var = trust(
+            &d,
+            json!({"fleetup_known_hosts": "/var/known", "fleetup_host_key_checking": "strict"}),
+        );
+        assert!(
+            var.starts_with("[\"/var/known\"] Strict "),
+            "the host's variables beat the configuration: {var}"
+        );
+        let (_h, d) = defaults("");
+        let default = trust(&d, json!({}));
+        assert!(
+            default.contains(".ssh/known_hosts\", ") && default.contains("] Strict "),
+            "{default}"
+        );
     }
 
     #[test]

@@ -19,12 +19,26 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A `fleetup` command built from this checkout, run from the repository root.
+/// A `fleetup` command built from this checkout, run from the repository root, away from the
+/// developer's own configuration (`~/.config/fleetup/config.toml`, `FLEETUP_*` settings): a
+/// test that wants a configuration sets `XDG_CONFIG_HOME` or the variables itself.
 pub fn fleetup() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fleetup"));
     cmd.current_dir(repo())
         .env("NO_COLOR", "1")
+        .env("XDG_CONFIG_HOME", repo().join("target/no-user-config"))
         .env_remove("FLEETUP_LOG");
+    for var in [
+        "FLEETUP_INVENTORY",
+        "FLEETUP_FORKS",
+        "FLEETUP_SERIAL",
+        "FLEETUP_OUTPUT",
+        "FLEETUP_KNOWN_HOSTS",
+        "FLEETUP_HOST_KEY_CHECKING",
+        "FLEETUP_CACHE_DIR",
+    ] {
+        cmd.env_remove(var);
+    }
     cmd
 }
 

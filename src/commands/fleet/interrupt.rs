@@ -41,6 +41,9 @@ use crate::transport::{CommandOutput, RemoteCommand, Transport, TransportError};
 pub enum Signal {
     Int,
     Term,
+    /// The controller's terminal went away (an SSH session to it dropped): stop as for SIGTERM
+    /// rather than die between two steps.
+    Hup,
 }
 
 impl Signal {
@@ -48,6 +51,7 @@ impl Signal {
         match self {
             Signal::Int => 2,
             Signal::Term => 15,
+            Signal::Hup => 1,
         }
     }
 
@@ -55,6 +59,7 @@ impl Signal {
         match n {
             2 => Some(Signal::Int),
             15 => Some(Signal::Term),
+            1 => Some(Signal::Hup),
             _ => None,
         }
     }
@@ -63,14 +68,16 @@ impl Signal {
         match self {
             Signal::Int => "SIGINT",
             Signal::Term => "SIGTERM",
+            Signal::Hup => "SIGHUP",
         }
     }
 
-    /// The exit code of a run this signal stopped: 128 + its number (130, 143).
+    /// The exit code of a run this signal stopped: 128 + its number (130, 143, 129).
     pub fn exit_code(self) -> u8 {
         match self {
             Signal::Int => 130,
             Signal::Term => 143,
+            Signal::Hup => 129,
         }
     }
 }
@@ -150,20 +157,21 @@ impl Interrupt {
     }
 }
 
-/// Handles SIGINT and SIGTERM for the rest of the run: the first sets [`INTERRUPT`] and tells
+/// Handles SIGINT, SIGTERM and SIGHUP for the rest of the run: the first sets [`INTERRUPT`] and tells
 /// the operator on `display`; the second exits at once.
 pub fn listen(rt: &tokio::runtime::Runtime, display: Arc<Display>) {
     use tokio::signal::unix::{SignalKind, signal};
     let _entered = rt.enter();
     // Registered now, before any host is contacted; if it cannot be, the signals keep their
     // default action (the run dies, as with SIGKILL: safe, see docs/safety.md).
-    let (mut int, mut term) = match (
+    let (mut int, mut term, mut hup) = match (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
     ) {
-        (Ok(i), Ok(t)) => (i, t),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::warn!("cannot handle SIGINT/SIGTERM: {e}");
+        (Ok(i), Ok(t), Ok(h)) => (i, t, h),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            tracing::warn!("cannot handle SIGINT/SIGTERM/SIGHUP: {e}");
             return;
         }
     };
@@ -172,20 +180,26 @@ pub fn listen(rt: &tokio::runtime::Runtime, display: Arc<Display>) {
             let sig = tokio::select! {
                 _ = int.recv() => Signal::Int,
                 _ = term.recv() => Signal::Term,
+                _ = hup.recv() => Signal::Hup,
+            };
+            // After a SIGHUP the terminal may be gone: a failed write must not end this task.
+            let say = |text: String| {
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stderr(), "{text}");
             };
             if INTERRUPT.raise(sig) {
                 display.suspend(|| {
-                    eprintln!(
+                    say(format!(
                         "fleetup: interrupted by {sig}: no new host is started; hosts past their \
                          swap finish (restart, health check, rollback), the others stop and clean \
                          up. {sig} again exits at once."
-                    );
+                    ));
                 });
             } else {
-                eprintln!(
+                say(format!(
                     "fleetup: {sig} again: exiting at once (a lock or temp file left on a host \
                      is cleared by the next run)"
-                );
+                ));
                 std::process::exit(i32::from(sig.exit_code()));
             }
         }

@@ -174,7 +174,7 @@ pub fn run(
 ) -> Result<Outcome, RunError> {
     let began = Instant::now();
     let (inv, mut selected) = load_selection(s)?;
-    let serial = serial_spec(&inv, batch)?;
+    let serial = serial_spec(&inv, batch, s.config.serial.value.as_ref())?;
     let budget = Budget::new(batch.max_fail_percentage, batch.keep_going)
         .map_err(|e| RunError::Config(e.to_string()))?;
     order(batch.order).apply(&mut selected, seed());
@@ -306,7 +306,7 @@ pub fn run(
             .filter_map(|h| prepared.remove(h))
             .map(|p| check_report(p, &obs))
             .collect();
-        return finish(s, job, &obs, &reports, releases, stopped, None, began);
+        return finish(s, job, &inv, &obs, &reports, releases, stopped, None, began);
     }
 
     let artifacts = if job == Job::Upgrade && !INTERRUPT.requested() {
@@ -442,7 +442,9 @@ pub fn run(
             None
         }
     };
-    finish(s, job, &obs, &reports, releases, stopped, retry, began)
+    finish(
+        s, job, &inv, &obs, &reports, releases, stopped, retry, began,
+    )
 }
 
 /// Emits the summary, writes the final report, and says how the run ended.
@@ -450,6 +452,7 @@ pub fn run(
 fn finish(
     s: &Settings,
     job: Job,
+    inv: &Inventory,
     obs: &dyn Observer,
     reports: &[HostReport],
     releases: Vec<ReleaseInfo>,
@@ -481,12 +484,28 @@ fn finish(
         output: s.output,
         color: color(s.color),
     };
-    write_final(&mut std::io::stdout().lock(), opts, reports, &summary)?;
+    let audit = match s.output {
+        OutputFormat::Html => crate::report::Audit::new(inv, reports, hostname()),
+        _ => crate::report::Audit::default(),
+    };
+    write_final(
+        &mut std::io::stdout().lock(),
+        opts,
+        reports,
+        &summary,
+        &audit,
+    )?;
     Ok(outcome)
 }
 
-/// `--serial`, else `fleetup_serial` from `-e` or the inventory's `all` vars, else one batch.
-fn serial_spec(inv: &Inventory, batch: &BatchArgs) -> Result<SerialSpec, RunError> {
+/// `--serial`, else `fleetup_serial` of `-e` or the inventory's `all` vars (the inventory
+/// describes its fleet and beats a controller default), else the configuration's `serial`, else
+/// one batch.
+fn serial_spec(
+    inv: &Inventory,
+    batch: &BatchArgs,
+    configured: Option<&SerialSpec>,
+) -> Result<SerialSpec, RunError> {
     let bad = |e: &dyn std::fmt::Display| RunError::Config(format!("--serial: {e}"));
     if let Some(text) = &batch.serial {
         return SerialSpec::parse(text).map_err(|e| bad(&e));
@@ -500,7 +519,7 @@ fn serial_spec(inv: &Inventory, batch: &BatchArgs) -> Result<SerialSpec, RunErro
         Some(v) => {
             SerialSpec::from_json(v).map_err(|e| RunError::Config(format!("fleetup_serial: {e}")))
         }
-        None => Ok(SerialSpec::all()),
+        None => Ok(configured.cloned().unwrap_or_else(SerialSpec::all)),
     }
 }
 

@@ -13,17 +13,21 @@ use crate::inventory::Vars;
 use crate::progress::{DownloadProgress, Mode};
 use crate::release::cache::Cache;
 use crate::release::fetch::{FetchOptions, download};
+use crate::release::history::IndexHistory;
 use crate::release::settings::{Overrides, ReleaseSettings};
-use crate::release::source::{Source, VerifiedIndex, fetch_verified_index};
+use crate::release::source::{Source, VerifiedIndex, fetch_current_index};
 use crate::release::{Release, TrustedKeys};
 use crate::run::{Outcome, RunError, load_selection, runtime, write_json};
 
 pub fn run(s: &Settings, args: &ReleasesArgs) -> Result<Outcome, RunError> {
-    if s.output == OutputFormat::Junit {
-        return Err(RunError::Config(
-            "--output junit reports host results; `fleetup releases` has none: use text or json"
-                .into(),
-        ));
+    if let Some(format) = match s.output {
+        OutputFormat::Junit => Some("junit"),
+        OutputFormat::Html => Some("html"),
+        _ => None,
+    } {
+        return Err(RunError::Config(format!(
+            "--output {format} reports host results; `fleetup releases` has none: use text or json"
+        )));
     }
     let settings = channel_settings(s, args)?;
     if let Some(source) = crate::release::cells::CellsSource::parse(&settings.source) {
@@ -34,12 +38,16 @@ pub fn run(s: &Settings, args: &ReleasesArgs) -> Result<Outcome, RunError> {
     let source = Source::parse(&settings.source)?;
     let opts = FetchOptions::default();
     let rt = runtime()?;
-    let verified = rt.block_on(fetch_verified_index(
+    // Replay-checked like an upgrade's: an index older than one seen before from this URL is
+    // refused, so a stale mirror cannot show an old list (or --download an old release).
+    let history = IndexHistory::from_env()?;
+    let verified = rt.block_on(fetch_current_index(
         &source,
         &settings.channel,
         &keys,
         jiff::Timestamp::now(),
         &opts,
+        &history,
     ))?;
     let downloaded = if args.download {
         let mode = Mode::choose(s.progress, s.verbosity);

@@ -7,6 +7,7 @@ use std::io::Write;
 use super::*;
 use crate::events::{HostError, ReleaseInfo, StepTiming};
 
+mod html;
 mod json;
 mod junit;
 mod text;
@@ -95,7 +96,14 @@ fn summary(job: Job, reports: &[HostReport]) -> Summary {
 
 fn render(output: OutputFormat, color: bool, reports: &[HostReport], s: &Summary) -> String {
     let mut out = Vec::new();
-    write_final(&mut out, RenderOptions { output, color }, reports, s).unwrap();
+    write_final(
+        &mut out,
+        RenderOptions { output, color },
+        reports,
+        s,
+        &Audit::default(),
+    )
+    .unwrap();
     String::from_utf8(out).unwrap()
 }
 
@@ -143,11 +151,16 @@ impl Write for Closed {
 fn a_reader_that_left_is_not_an_error_so_the_exit_code_stands() {
     let reports = upgrade_run();
     let s = summary(Job::Upgrade, &reports);
-    for output in [OutputFormat::Text, OutputFormat::Json, OutputFormat::Junit] {
+    for output in [
+        OutputFormat::Text,
+        OutputFormat::Json,
+        OutputFormat::Junit,
+        OutputFormat::Html,
+    ] {
         let opts = RenderOptions {
             output,
             color: false,
         };
-        assert!(write_final(&mut Closed, opts, &reports, &s).is_ok());
+        assert!(write_final(&mut Closed, opts, &reports, &s, &Audit::default()).is_ok());
     }
 }

@@ -141,9 +141,17 @@ async fn unless_runs_the_work_or_stops_at_the_signal() {
         "not started"
     );
     assert_eq!(
-        (Signal::Int.exit_code(), Signal::Term.exit_code()),
-        (130, 143)
+        (
+            Signal::Int.exit_code(),
+            Signal::Term.exit_code(),
+            Signal::Hup.exit_code()
+        ),
+        (130, 143, 129)
     );
+    for sig in [Signal::Int, Signal::Term, Signal::Hup] {
+        assert_eq!(Signal::from_number(sig.number()), Some(sig));
+        assert_eq!(i32::from(sig.exit_code()), 128 + sig.number());
+    }
 }
 
 /// A stop during the upload cuts it off; the staged file is removed and the lock released (by

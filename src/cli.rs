@@ -182,21 +182,12 @@ pub enum Command {
     Man(ManArgs),
     /// Show the effective settings (configuration file, FLEETUP_* variables, flags) and where
     /// each one comes from
+    #[command(long_about = crate::help::CONFIG, after_long_help = crate::help::CONFIG_EXAMPLES)]
     Config(ConfigArgs),
 }
 
 /// The arguments of `config` (none of its own: the global flags show as the source they are).
 #[derive(Debug, Args)]
-#[command(after_help = "\
-The settings come from, first that sets each: a flag; a FLEETUP_* environment variable; the \
-configuration file, the first found of ./fleetup.toml and $XDG_CONFIG_HOME/fleetup/config.toml \
-(~/.config/fleetup/config.toml); the built-in default. See docs/configuration.md.
-
-Examples:
-  fleetup config                      # each setting, its value and where it comes from
-  fleetup config --output json        # the same as JSON, for a script
-  FLEETUP_FORKS=10 fleetup -f 20 config   # forks is 20, from the flag -f/--forks
-  fleetup -i inventories/staging.yml config   # -i replaces the configured inventory")]
 pub struct ConfigArgs {}
 
 #[derive(Debug, Args)]

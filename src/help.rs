@@ -320,10 +320,6 @@ Examples:
   # One page per command (fleetup-upgrade.1, …) in your manual directory
   $ fleetup man --dir ~/.local/share/man/man1";
 
-// For the `config` command another branch adds (wire it with `#[command(long_about =
-// crate::help::CONFIG, after_long_help = crate::help::CONFIG_EXAMPLES)]`; tests/help.rs then
-// runs these examples too).
-
 pub const CONFIG: &str = "\
 Show the effective settings (configuration file, FLEETUP_* variables, flags) and where each \
 one comes from
@@ -343,4 +339,7 @@ Examples:
   $ fleetup config --output json
 
   # A flag beats the environment: forks is 20, from -f
-  $ FLEETUP_FORKS=10 fleetup -f 20 config";
+  $ FLEETUP_FORKS=10 fleetup -f 20 config
+
+  # -i replaces the configured inventory, it does not add to it
+  $ fleetup -i inventories/web-db.yml config";

@@ -19,10 +19,9 @@ pub const MAX_FORKS: usize = 5000;
     name = "fleetup",
     version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("FLEETUP_COMMIT"), ")"),
     about = "Agentless fleet upgrader: verify a signed release once, push it over SSH, swap it in atomically, roll back when unhealthy",
-    long_about = None,
-    after_help = "Exit codes: 0 every selected host is at the target (or was already); \
-                  1 at least one host failed, was unreachable or rolled back, or was skipped because the run stopped; \
-                  2 nothing was attempted (bad arguments, bad inventory, release not found or not verified, confirmation refused)."
+    long_about = crate::help::ABOUT,
+    after_help = crate::help::EXIT_CODES,
+    after_long_help = crate::help::EXAMPLES
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -158,39 +157,37 @@ pub enum OutputFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Upgrade the selected hosts to a release (the latest on the channel unless --version)
+    #[command(long_about = crate::help::UPGRADE, after_long_help = crate::help::UPGRADE_EXAMPLES)]
     Upgrade(UpgradeArgs),
     /// Dry run and audit: probe every selected host read-only and show what an upgrade would do
+    #[command(long_about = crate::help::CHECK, after_long_help = crate::help::CHECK_EXAMPLES)]
     Check(HostArgs),
     /// Put the backed-up binary back on the selected hosts (and restart where configured)
+    #[command(long_about = crate::help::ROLLBACK, after_long_help = crate::help::ROLLBACK_EXAMPLES)]
     Rollback(RollbackArgs),
     /// List the releases on a channel, newest first (the index's signature is verified)
+    #[command(long_about = crate::help::RELEASES, after_long_help = crate::help::RELEASES_EXAMPLES)]
     Releases(ReleasesArgs),
     /// Show the selected hosts and their variables, like ansible-inventory
+    #[command(long_about = crate::help::INVENTORY, after_long_help = crate::help::INVENTORY_EXAMPLES)]
     Inventory(InventoryArgs),
     /// Publisher side: make a key pair, sign and verify files (minisign format)
-    #[command(subcommand)]
+    #[command(subcommand, long_about = crate::help::RELEASE, after_long_help = crate::help::RELEASE_EXAMPLES)]
     Release(ReleaseCommand),
     /// Print a shell completion script: `source <(fleetup completions bash)`
+    #[command(long_about = crate::help::COMPLETIONS, after_long_help = crate::help::COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
     /// Print the manual page (roff), or write one page per command into a directory
+    #[command(long_about = crate::help::MAN, after_long_help = crate::help::MAN_EXAMPLES)]
     Man(ManArgs),
     /// Show the effective settings (configuration file, FLEETUP_* variables, flags) and where
     /// each one comes from
+    #[command(long_about = crate::help::CONFIG, after_long_help = crate::help::CONFIG_EXAMPLES)]
     Config(ConfigArgs),
 }
 
 /// The arguments of `config` (none of its own: the global flags show as the source they are).
 #[derive(Debug, Args)]
-#[command(after_help = "\
-The settings come from, first that sets each: a flag; a FLEETUP_* environment variable; the \
-configuration file, the first found of ./fleetup.toml and $XDG_CONFIG_HOME/fleetup/config.toml \
-(~/.config/fleetup/config.toml); the built-in default. See docs/configuration.md.
-
-Examples:
-  fleetup config                      # each setting, its value and where it comes from
-  fleetup config --output json        # the same as JSON, for a script
-  FLEETUP_FORKS=10 fleetup -f 20 config   # forks is 20, from the flag -f/--forks
-  fleetup -i inventories/staging.yml config   # -i replaces the configured inventory")]
 pub struct ConfigArgs {}
 
 #[derive(Debug, Args)]
@@ -291,6 +288,7 @@ pub struct ReleasesArgs {
 #[derive(Debug, Subcommand)]
 pub enum ReleaseCommand {
     /// Make a signing key pair (minisign format, like `minisign -G`)
+    #[command(long_about = crate::help::KEYGEN, after_long_help = crate::help::KEYGEN_EXAMPLES)]
     Keygen {
         /// Public key file to write
         #[arg(short = 'p', value_name = "PUBKEY", default_value = "minisign.pub")]
@@ -306,6 +304,7 @@ pub enum ReleaseCommand {
         force: bool,
     },
     /// Sign files, writing FILE.minisig next to each (like `minisign -S`)
+    #[command(long_about = crate::help::SIGN, after_long_help = crate::help::SIGN_EXAMPLES)]
     Sign {
         /// Secret key file [default: ~/.minisign/minisign.key]
         #[arg(short = 's', value_name = "SECKEY")]
@@ -321,6 +320,7 @@ pub enum ReleaseCommand {
         files: Vec<PathBuf>,
     },
     /// Verify FILE against FILE.minisig (like `minisign -V`)
+    #[command(long_about = crate::help::VERIFY, after_long_help = crate::help::VERIFY_EXAMPLES)]
     Verify {
         /// Public key file
         #[arg(
@@ -344,6 +344,7 @@ pub enum ReleaseCommand {
     },
     /// Add a release to a channel index (creating it when needed), copy its artifacts beside
     /// it, and sign the index: publishing in one command
+    #[command(long_about = crate::help::PUBLISH, after_long_help = crate::help::PUBLISH_EXAMPLES)]
     Publish(PublishArgs),
 }
 

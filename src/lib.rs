@@ -9,6 +9,7 @@ pub mod commands;
 pub mod compress;
 pub mod config;
 pub mod events;
+pub mod help;
 pub mod inventory;
 pub mod orchestrate;
 pub mod plan;

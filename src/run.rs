@@ -50,10 +50,11 @@ pub enum RunError {
     Inventory(#[from] InventoryError),
     #[error("`fleetup {0}` is not implemented yet")]
     NotImplemented(&'static str),
-    #[error("host '{0}' is not in the inventory")]
-    UnknownHost(String),
-    #[error("group '{0}' is not in the inventory")]
-    UnknownGroup(String),
+    /// `hint` is [`inventory::pattern::suggest`]'s: the names that come close.
+    #[error("host '{name}' is not in the inventory{hint}")]
+    UnknownHost { name: String, hint: String },
+    #[error("group '{name}' is not in the inventory{hint}")]
+    UnknownGroup { name: String, hint: String },
     #[error(transparent)]
     Publish(#[from] PublishError),
     #[error(transparent)]

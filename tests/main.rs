@@ -16,6 +16,8 @@ mod faults_kill;
 mod faults_net;
 mod fleet;
 mod fleet_service;
+mod help;
+mod hints;
 mod hostile_input;
 mod hostile_release;
 mod lab;

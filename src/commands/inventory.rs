@@ -4,6 +4,7 @@ use std::io::Write;
 
 use crate::cli::{InventoryArgs, OutputFormat, Settings};
 use crate::inventory;
+use crate::inventory::pattern::{Names, suggest};
 use crate::run::{Outcome, RunError, load_selection, write_json};
 
 pub fn run(s: &Settings, args: &InventoryArgs) -> Result<Outcome, RunError> {
@@ -21,12 +22,18 @@ pub fn run(s: &Settings, args: &InventoryArgs) -> Result<Outcome, RunError> {
     } else if args.graph {
         let group = args.group.as_deref().unwrap_or(inventory::ALL);
         if inv.group(group).is_none() {
-            return Err(RunError::UnknownGroup(group.to_owned()));
+            return Err(RunError::UnknownGroup {
+                name: group.to_owned(),
+                hint: suggest(&inv, group, Names::Groups),
+            });
         }
         write!(out, "{}", inventory::export::graph(&inv, group, &selected))?;
     } else if let Some(host) = &args.host {
         if inv.host(host).is_none() {
-            return Err(RunError::UnknownHost(host.clone()));
+            return Err(RunError::UnknownHost {
+                name: host.clone(),
+                hint: suggest(&inv, host, Names::Hosts),
+            });
         }
         let vars: serde_json::Map<String, serde_json::Value> =
             inv.host_vars(host).into_iter().collect();

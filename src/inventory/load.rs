@@ -101,10 +101,81 @@ pub fn load_with_playbook_dir(
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> InventoryError {
+    file_error("inventory", path, source)
+}
+
+/// A file that could not be read, with a hint when it does not exist.
+fn file_error(what: &'static str, path: &Path, source: std::io::Error) -> InventoryError {
+    let hint = if source.kind() == std::io::ErrorKind::NotFound {
+        missing_file_hint(path)
+    } else {
+        String::new()
+    };
     InventoryError::Io {
+        what,
         path: path.to_path_buf(),
         source,
+        hint,
     }
+}
+
+/// For a path that does not exist: `" (did you mean inventories/web-db.yml?)"` when a name
+/// beside it comes close (a typo, another extension), else where it was looked for — a
+/// relative path is read from the current directory, which is often the surprise.
+pub(crate) fn missing_file_hint(path: &Path) -> String {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Some(wanted) = path.file_name().map(|n| n.to_string_lossy().to_lowercase()) else {
+        return String::new();
+    };
+    let stem = |n: &str| n.split('.').next().unwrap_or(n).to_owned();
+    let Ok(entries) = fs::read_dir(dir) else {
+        let shown = if dir == Path::new(".") {
+            ".".to_owned()
+        } else {
+            dir.display().to_string()
+        };
+        return format!(" (directory {shown} does not exist either)");
+    };
+    let mut near: Vec<(usize, String)> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !is_ignored(n))
+        .filter_map(|name| {
+            let lower = name.to_lowercase();
+            let d = strsim::osa_distance(&wanted, &lower);
+            let limit = (wanted.chars().count() / 4).max(1);
+            // The same name with another extension comes after the near misses.
+            let same_stem = stem(&lower) == stem(&wanted);
+            (d <= limit || same_stem).then(|| (d.min(limit + 1), name))
+        })
+        .collect();
+    near.sort();
+    if !near.is_empty() {
+        let names: Vec<String> = near
+            .iter()
+            .take(3)
+            .map(|(_, n)| {
+                if dir == Path::new(".") && path.parent() != Some(Path::new(".")) {
+                    n.clone()
+                } else {
+                    dir.join(n).display().to_string()
+                }
+            })
+            .collect();
+        return format!(" (did you mean {}?)", names.join(", "));
+    }
+    if path.is_relative() {
+        if let Ok(cwd) = std::env::current_dir() {
+            return format!(
+                " (a relative path is read from the current directory, {})",
+                cwd.display()
+            );
+        }
+    }
+    String::new()
 }
 
 fn origin(path: &Path, line: usize) -> Origin {

@@ -60,10 +60,14 @@ impl std::fmt::Display for Origin {
 pub enum InventoryError {
     #[error("{origin}: {message}")]
     Syntax { origin: Origin, message: String },
-    #[error("cannot read inventory {}: {source}", path.display())]
+    /// `what`: "inventory" or "extra vars file"; `hint`: for a missing file, where it was
+    /// looked for and the names beside it that come close (see `load::missing_file_hint`).
+    #[error("cannot read {what} {}: {source}{hint}", path.display())]
     Io {
+        what: &'static str,
         path: PathBuf,
         source: std::io::Error,
+        hint: String,
     },
     #[error("{origin}: adding group '{child}' as a child of '{parent}' creates a cycle")]
     Cycle {

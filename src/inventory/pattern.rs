@@ -149,8 +149,13 @@ fn read_limit_file(term: &str, path: &str) -> Result<Vec<String>> {
         pattern: term.to_owned(),
         reason,
     };
-    let meta =
-        std::fs::metadata(path).map_err(|e| bad(format!("cannot read limit file {path}: {e}")))?;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        bad(format!(
+            "cannot read limit file {path}: {e} (`@FILE` reads host names from FILE, one per \
+             line, such as the retry file an upgrade writes beside the inventory when hosts \
+             are left to retry; check the path)"
+        ))
+    })?;
     if !meta.is_file() {
         return Err(bad(format!("limit file {path} is not a regular file")));
     }
@@ -437,42 +442,127 @@ fn glob_class(body: &[char]) -> String {
     format!("[{}{items}]", if negate { "^" } else { "" })
 }
 
-/// " (did you mean …?)" listing the group and host names closest to `expr`, or "".
+/// " (did you mean …?)" listing the group and host names closest to `expr`, or the groups
+/// there are when none is close.
 fn nearest_hint(inv: &Inventory, expr: &str) -> String {
-    let needle = expr.trim_start_matches('~');
-    let limit = (needle.chars().count() / 3).max(2);
-    let mut near: Vec<(usize, String)> = inv
-        .groups()
-        .map(|g| (g.name.as_str(), "group"))
-        .chain(inv.hosts().map(|h| (h.name.as_str(), "host")))
-        .filter_map(|(name, kind)| {
-            let d = edit_distance(needle, name);
-            (d <= limit).then(|| (d, format!("'{name}' ({kind})")))
+    suggest(inv, expr, Names::Both)
+}
+
+/// Which names [`suggest`] looks among.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    Groups,
+    Hosts,
+    Both,
+}
+
+/// What `wanted`, a name or pattern term that matched nothing, may have meant: `" (did you mean
+/// 'web' (group), 'web01.example.com' (host)?)"` — the closest names by edit distance (case
+/// and swapped letters forgiven; a short name is close to its FQDN; a glob or regex by its
+/// literal start) — or, when nothing is close, the names there are to pick from. Starts with
+/// a space; empty for an inventory with nothing to suggest.
+pub fn suggest(inv: &Inventory, wanted: &str, among: Names) -> String {
+    let mut candidates: Vec<(&str, &str)> = Vec::new();
+    if among != Names::Hosts {
+        candidates.extend(
+            inv.groups()
+                .filter(|g| g.name != ALL && g.name != "ungrouped")
+                .map(|g| (g.name.as_str(), "group")),
+        );
+    }
+    if among != Names::Groups {
+        candidates.extend(inv.hosts().map(|h| (h.name.as_str(), "host")));
+    }
+    let mut near: Vec<(usize, usize, &str, &str)> = candidates
+        .iter()
+        .enumerate()
+        .filter_map(|(order, &(name, kind))| {
+            closeness(wanted, name).map(|d| (d, order, name, kind))
         })
         .collect();
     near.sort();
-    near.dedup();
-    if near.is_empty() {
+    // Only the best and nearly best: a long name is within a few edits of many others.
+    if let Some(&(best, ..)) = near.first() {
+        near.retain(|&(d, ..)| d <= best + 1);
+    }
+    if !near.is_empty() {
+        let names: Vec<String> = near
+            .iter()
+            .take(5)
+            .map(|&(_, _, name, kind)| match among {
+                Names::Both => format!("'{name}' ({kind})"),
+                _ => format!("'{name}'"),
+            })
+            .collect();
+        return format!(" (did you mean {}?)", names.join(", "));
+    }
+    // Nothing close: what there is, groups first (there are fewer of them).
+    let groups: Vec<(&str, &str)> = candidates
+        .iter()
+        .copied()
+        .filter(|(_, k)| *k == "group")
+        .collect();
+    let pool = if groups.is_empty() {
+        &candidates
+    } else {
+        &groups
+    };
+    if pool.is_empty() {
         return String::new();
     }
-    let names: Vec<String> = near.into_iter().take(3).map(|(_, s)| s).collect();
-    format!(" (did you mean {}?)", names.join(", "))
+    const LISTED: usize = 8;
+    let what = if groups.is_empty() { "hosts" } else { "groups" };
+    let mut names = pool
+        .iter()
+        .take(LISTED)
+        .map(|(name, _)| format!("'{name}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if pool.len() > LISTED {
+        names.push_str(&format!(", … ({} in all)", pool.len()));
+    }
+    let more = if among == Names::Groups {
+        ""
+    } else {
+        "; `fleetup inventory --graph` shows every group and host"
+    };
+    format!(" (no name is close; the {what} are {names}{more})")
 }
 
-/// Levenshtein distance, by characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
+/// How far `name` is from `wanted` (0 is as close as it gets), or `None` when too far to
+/// suggest. Case does not count; a swap of two letters is one edit; `web01` is close to
+/// `web01.example.com`; a glob or regex (`wbe*`, `~wbe\d`) is compared by its literal start
+/// with the start of the name.
+fn closeness(wanted: &str, name: &str) -> Option<usize> {
+    let wanted = wanted.to_lowercase();
+    let name = name.to_lowercase();
+    let (literal, prefix_only) = match wanted.strip_prefix('~') {
+        Some(re) => (literal_start(re, r"\.^$*+?()[]{}|"), true),
+        None if wanted.contains(['*', '?', '[']) => (literal_start(&wanted, "*?["), true),
+        None => (wanted.as_str(), false),
+    };
+    let len = literal.chars().count();
+    if len < 2 {
+        return None;
     }
-    prev[b.len()]
+    if name
+        .strip_prefix(literal)
+        .is_some_and(|rest| rest.starts_with('.'))
+    {
+        return Some(0); // a short name of an FQDN
+    }
+    let d = if prefix_only {
+        let start: String = name.chars().take(len).collect();
+        strsim::osa_distance(literal, &start)
+    } else {
+        strsim::osa_distance(literal, &name)
+    };
+    (d <= (len / 3).max(1)).then_some(d)
+}
+
+/// The part of `s` before the first of `special`.
+fn literal_start<'a>(s: &'a str, special: &str) -> &'a str {
+    s.find(|c| special.contains(c)).map_or(s, |i| &s[..i])
 }
 
 #[cfg(test)]

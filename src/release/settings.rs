@@ -40,7 +40,9 @@ impl ReleaseSettings {
         let source = match &flags.source {
             Some(s) => s.clone(),
             None => string(vars, "fleetup_source")?.ok_or(
-                "fleetup_source is not set (the base URL or directory of the channel indexes)",
+                "fleetup_source is not set (the base URL or directory of the channel indexes): \
+                 set it in the inventory, e.g. `fleetup_source: https://releases.example.com/app` \
+                 in the vars of `all`, or pass -e fleetup_source=URL",
             )?,
         };
         let channel = match &flags.channel {
@@ -158,7 +160,12 @@ mod tests {
     #[test]
     fn missing_or_mistyped_variables_are_named() {
         let none = ReleaseSettings::from_vars(&Vars::new(), &Overrides::default()).unwrap_err();
-        assert!(none.contains("fleetup_source"), "{none}");
+        assert!(
+            none.starts_with("fleetup_source is not set")
+                && none.contains("-e fleetup_source=URL")
+                && none.contains("in the vars of `all`"),
+            "the fix is named: {none}"
+        );
         let typed = ReleaseSettings::from_vars(
             &vars(json!({"fleetup_source": ["a"]})),
             &Overrides::default(),

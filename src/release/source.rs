@@ -242,7 +242,9 @@ pub async fn fetch_verified_index(
 ) -> Result<VerifiedIndex> {
     let url = source.index_url(channel)?;
     let sig_url = source.signature_url(channel)?;
-    let sig = fetch_capped(&sig_url, MAX_SIGNATURE_BYTES, opts).await?;
+    let sig = fetch_capped(&sig_url, MAX_SIGNATURE_BYTES, opts)
+        .await
+        .map_err(|e| missing_channel(e, source, channel))?;
     let sig = String::from_utf8(sig).map_err(|_| ReleaseError::BadSignature {
         what: sig_url.to_string(),
         reason: "not a minisign signature (not UTF-8 text)".into(),
@@ -259,6 +261,65 @@ pub async fn fetch_verified_index(
         url,
         source: source.clone(),
     })
+}
+
+/// A channel signature that is not there (no file, HTTP 404) most often means a mistyped
+/// channel or source: the error says so, and for a directory source lists its channels.
+fn missing_channel(e: ReleaseError, source: &Source, channel: &str) -> ReleaseError {
+    let ReleaseError::Fetch { what, reason } = e else {
+        return e;
+    };
+    let missing = if source.is_file() {
+        source
+            .base()
+            .to_file_path()
+            .is_ok_and(|dir| !dir.join(format!("{channel}.json.minisig")).exists())
+    } else {
+        reason.starts_with("HTTP 404")
+    };
+    if !missing {
+        return ReleaseError::Fetch { what, reason };
+    }
+    let there = if source.is_file() {
+        let dir = source.base().to_file_path().ok();
+        match dir.as_deref().map(channels_in) {
+            None => String::new(),
+            Some(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                " (the source directory does not exist)".to_owned()
+            }
+            Some(Err(e)) => format!(" (cannot list the source directory: {e})"),
+            Some(Ok(found)) if found.is_empty() => {
+                " (the source directory holds no signed channel index at all)".to_owned()
+            }
+            Some(Ok(found)) => format!(" (the channels there: {})", found.join(", ")),
+        }
+    } else {
+        String::new()
+    };
+    ReleaseError::Fetch {
+        what,
+        reason: format!(
+            "{reason}: no channel {channel:?} at {source}{there}; check the channel \
+             (fleetup_channel, --channel) and the source (fleetup_source, --source), or publish \
+             the channel there with `fleetup release publish --channel {channel}`"
+        ),
+    }
+}
+
+/// The channels of a directory source: each `NAME.json` with its `NAME.json.minisig`, sorted.
+fn channels_in(dir: &Path) -> std::io::Result<Vec<String>> {
+    let mut found: Vec<String> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let channel = name.strip_suffix(".json.minisig")?.to_owned();
+            dir.join(format!("{channel}.json"))
+                .is_file()
+                .then_some(channel)
+        })
+        .collect();
+    found.sort();
+    Ok(found)
 }
 
 /// [`fetch_verified_index`], then the replay check: an index older than one `history` already
@@ -283,6 +344,55 @@ mod tests {
 
     fn src(s: &str) -> Result<Source> {
         Source::parse_in(s, Path::new("/work/here"))
+    }
+
+    #[test]
+    fn a_missing_channel_says_so_and_lists_the_channels_there() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in [
+            "stable.json",
+            "stable.json.minisig",
+            "dev.json",
+            "dev.json.minisig",
+        ] {
+            std::fs::write(dir.path().join(f), "").unwrap();
+        }
+        std::fs::write(dir.path().join("half.json"), "").unwrap();
+        let source = Source::parse(&dir.path().display().to_string()).unwrap();
+        let fetch = |reason: &str| ReleaseError::Fetch {
+            what: "sig".into(),
+            reason: reason.into(),
+        };
+        let e = missing_channel(fetch("cannot open …: No such file"), &source, "beta").to_string();
+        assert!(
+            e.contains("no channel \"beta\" at file://")
+                && e.contains("(the channels there: dev, stable)")
+                && e.contains("fleetup_channel")
+                && e.contains("fleetup release publish --channel beta"),
+            "{e}"
+        );
+        // A signature that is there but unreadable is another problem: left as it was.
+        let e = missing_channel(fetch("cannot read: EIO"), &source, "stable").to_string();
+        assert_eq!(e, "sig: cannot read: EIO");
+        let gone = Source::parse("/nonexistent/fleetup-releases").unwrap();
+        let e = missing_channel(fetch("cannot open"), &gone, "stable").to_string();
+        assert!(e.contains("(the source directory does not exist)"), "{e}");
+
+        let http = src("https://releases.example.com/app").unwrap();
+        let e = missing_channel(fetch("HTTP 404 Not Found"), &http, "beta").to_string();
+        assert!(
+            e.starts_with(
+                "sig: HTTP 404 Not Found: no channel \"beta\" at https://releases.example.com/app/;"
+            ),
+            "{e}"
+        );
+        let e = missing_channel(fetch("HTTP 500 Internal Server Error"), &http, "beta");
+        assert_eq!(e.to_string(), "sig: HTTP 500 Internal Server Error");
+        let other = ReleaseError::NoTrustedKey;
+        assert!(matches!(
+            missing_channel(other, &http, "beta"),
+            ReleaseError::NoTrustedKey
+        ));
     }
 
     #[test]

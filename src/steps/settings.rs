@@ -91,8 +91,10 @@ impl HostSettings {
     /// `fleetup_restart_command` and `fleetup_health_command`, run with `sh -c`) are commands
     /// by design: only their length is capped.
     pub fn from_vars(vars: &Vars) -> Result<Self, String> {
-        let binary = string(vars, "fleetup_binary")?
-            .ok_or("fleetup_binary is not set (the absolute path of the binary on the host)")?;
+        let binary = string(vars, "fleetup_binary")?.ok_or(
+            "fleetup_binary is not set (the absolute path of the binary on the host): set it \
+                 in the inventory, for a group or a host (`fleetup_binary: /usr/local/bin/app`)",
+        )?;
         check_path("fleetup_binary", &binary)?;
         let version_text = string(vars, "fleetup_version_command")?
             .unwrap_or_else(|| DEFAULT_VERSION_COMMAND.to_owned());
@@ -388,7 +390,10 @@ mod tests {
     #[test]
     fn bad_values_name_the_variable() {
         for (v, needle) in [
-            (json!({}), "fleetup_binary is not set"),
+            (
+                json!({}),
+                "fleetup_binary is not set (the absolute path of the binary on the host): set it",
+            ),
             (json!({"fleetup_binary": "bin/app"}), "not an absolute path"),
             (json!({"fleetup_binary": "/a\nb"}), "newline"),
             (json!({"fleetup_binary": "/a\u{1b}b"}), "control character"),

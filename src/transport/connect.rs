@@ -275,7 +275,7 @@ pub fn ssh_target(name: &str, vars: &Vars, d: &SshDefaults) -> Result<SshTarget,
         name,
         address,
         user,
-        verifier(name, known, policy, record_file),
+        verifier(name, known, policy, known_files, record_file, &jump),
     );
     target.share_jumps = Some(share_jumps);
     target.port = port;
@@ -307,18 +307,39 @@ fn jump_target(j: &JumpHost, target_user: &str, d: &SshDefaults) -> Result<JumpT
 }
 
 /// The host-key check for one host's connection (each hop calls it with its own address).
+/// `jump` is the host's jump chain: a hop's refusal message tells how to scan its key from
+/// the hop before it.
 fn verifier(
     name: &str,
     known: Arc<Mutex<KnownHosts>>,
     policy: HostKeyPolicy,
+    files: Vec<PathBuf>,
     record_file: PathBuf,
+    jump: &[JumpTarget],
 ) -> HostKeyVerifier {
     let name = name.to_owned();
+    let chain: Vec<(String, String, u16)> = jump
+        .iter()
+        .map(|j| (j.user.clone(), j.address.clone(), j.port))
+        .collect();
     Arc::new(
         move |address: &str, port: u16, key: &russh::keys::PublicKey| {
+            // The hops before this one: none for the first jump host, all of them for the
+            // host itself.
+            let before = chain
+                .iter()
+                .position(|(_, a, p)| a == address && *p == port)
+                .unwrap_or(chain.len());
+            let lookup = known_hosts::Lookup {
+                host: address,
+                port,
+                files: &files,
+                record_file: &record_file,
+                via: &chain[..before],
+            };
             let mut known = known.lock().unwrap_or_else(|e| e.into_inner());
             let status = known.check(address, port, key);
-            match known_hosts::decide(&status, policy, address, port, key, &record_file)? {
+            match known_hosts::decide(&status, policy, &lookup, key)? {
                 Decision::Accept => {
                     if policy == HostKeyPolicy::Off {
                         tracing::warn!(host = %name, "host key checking is OFF for {address}:{port}: accepting {} unverified", known_hosts::fingerprint(key));

@@ -48,7 +48,7 @@ mod policy;
 mod tests;
 
 pub use append::{append, entry_line};
-pub use policy::{Decision, HostKeyPolicy, decide};
+pub use policy::{Decision, HostKeyPolicy, Lookup, decide};
 
 use std::fmt;
 use std::fs;

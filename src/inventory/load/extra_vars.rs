@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::Value;
 
-use super::io_error;
+use super::file_error;
 use crate::inventory::yaml;
 use crate::inventory::{InventoryError, Result, Vars};
 
@@ -30,7 +30,8 @@ pub fn parse_extra_vars(args: &[String]) -> Result<Vars> {
         }
         let vars = if let Some(file) = arg.strip_prefix('@') {
             let path = Path::new(file);
-            let text = fs::read_to_string(path).map_err(|e| io_error(path, e))?;
+            let text =
+                fs::read_to_string(path).map_err(|e| file_error("extra vars file", path, e))?;
             let doc = yaml::load_doc(path, &text)?;
             yaml::mapping_to_vars(&doc)
                 .ok_or_else(|| bad_extra(arg, "could not be made into a dictionary"))?

@@ -90,6 +90,52 @@ fn missing_source_is_an_io_error_naming_the_path() {
 }
 
 #[test]
+fn missing_files_say_what_is_close_or_where_they_were_looked_for() {
+    let d = tempfile::tempdir().unwrap();
+    for f in ["web-db.ini", "web-db.yml", "web-db.ini.retry", "other.yml"] {
+        fs::write(d.path().join(f), "").unwrap();
+    }
+    let err = |name: &str| {
+        load_paths(&[d.path().join(name)], &[])
+            .unwrap_err()
+            .to_string()
+    };
+    let at = |f: &str| d.path().join(f).display().to_string();
+    // Another extension, a typo: the near misses first, never the .retry file.
+    assert!(
+        err("web-db.yaml").ends_with(&format!(
+            " (did you mean {}, {}?)",
+            at("web-db.yml"),
+            at("web-db.ini")
+        )),
+        "{}",
+        err("web-db.yaml")
+    );
+    assert!(
+        err("webdb.ini").ends_with(&format!(" (did you mean {}?)", at("web-db.ini"))),
+        "{}",
+        err("webdb.ini")
+    );
+    assert!(
+        err("nodir/x.yml").contains("directory") && err("nodir/x.yml").contains("does not exist"),
+        "{}",
+        err("nodir/x.yml")
+    );
+    // Nothing close, a relative path: where it was read from.
+    assert!(
+        missing_file_hint(Path::new("surely-not-here-42.yml"))
+            .starts_with(" (a relative path is read from the current directory, /"),
+        "{}",
+        missing_file_hint(Path::new("surely-not-here-42.yml"))
+    );
+    // -e @file says it is an extra vars file, not an inventory.
+    let e = parse_extra_vars(&[format!("@{}", d.path().join("vars.yml").display())])
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("cannot read extra vars file "), "{e}");
+}
+
+#[test]
 fn host_list_sources() {
     // `-i a,b:2222,` as ansible's host_list plugin reads it.
     let inv = load_paths(&[PathBuf::from("a, b:2222,,a,")], &[]).unwrap();

@@ -158,8 +158,84 @@ fn glob_classes_follow_fnmatch() {
 }
 
 #[test]
-fn edit_distance_works() {
-    assert_eq!(edit_distance("web", "wbe"), 2);
-    assert_eq!(edit_distance("", "ab"), 2);
-    assert_eq!(edit_distance("kitten", "sitting"), 3);
+fn closeness_forgives_case_swaps_short_names_and_wildcards() {
+    assert_eq!(closeness("wbe", "web"), Some(1), "a swap is one edit");
+    assert_eq!(closeness("WEB", "web"), Some(0), "case does not count");
+    assert_eq!(
+        closeness("web01", "web01.example.com"),
+        Some(0),
+        "short name"
+    );
+    assert_eq!(closeness("web01", "web011.example.com"), None);
+    assert_eq!(
+        closeness("wbe*", "web1"),
+        Some(1),
+        "a glob by its literal start"
+    );
+    assert_eq!(closeness("~wbe\\d+", "web1"), Some(1), "a regex too");
+    assert_eq!(closeness("prd", "prod"), Some(1));
+    assert_eq!(closeness("zzzzzz", "web"), None, "too far");
+    assert_eq!(closeness("*", "web"), None, "nothing literal to compare");
+    assert_eq!(closeness("d", "db"), None, "one letter says nothing");
+}
+
+/// An inventory of FQDN hosts in a few groups, as in `inventories/web-db.ini`.
+fn fqdn_fleet() -> Inventory {
+    let mut inv = Inventory::new();
+    for h in ["web01.example.com", "web02.example.com", "db01.example.com"] {
+        inv.add_host(h, Some(if h.starts_with("web") { "web" } else { "db" }));
+    }
+    inv.add_child("prod", "web", &crate::inventory::testutil::here())
+        .unwrap();
+    inv.add_child("prod", "db", &crate::inventory::testutil::here())
+        .unwrap();
+    inv.reconcile();
+    inv
+}
+
+#[test]
+fn no_match_names_the_nearest_groups_and_hosts() {
+    let hint = |p: &str| match select(&fqdn_fleet(), p).unwrap_err() {
+        InventoryError::NoMatch { hint, .. } => hint,
+        e => panic!("{p}: {e}"),
+    };
+    assert_eq!(hint("web01"), " (did you mean 'web01.example.com' (host)?)");
+    assert_eq!(hint("WEB"), " (did you mean 'web' (group)?)");
+    assert_eq!(hint("prdo"), " (did you mean 'prod' (group)?)");
+    assert_eq!(
+        hint("wbe*"),
+        " (did you mean 'web' (group), 'web01.example.com' (host), 'web02.example.com' (host)?)"
+    );
+    // Nothing close: the groups there are, and where to see everything.
+    assert_eq!(
+        hint("frontend"),
+        " (no name is close; the groups are 'web', 'db', 'prod'; `fleetup inventory --graph` \
+         shows every group and host)"
+    );
+    let e = select(&fqdn_fleet(), "web:!frontend")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("pattern '!frontend' matches no host or group (no name is close"),
+        "{e}"
+    );
+    // Only hosts, no groups: the hosts are listed.
+    let mut flat = Inventory::new();
+    flat.add_host("alpha", None);
+    flat.add_host("beta", None);
+    flat.reconcile();
+    assert_eq!(
+        suggest(&flat, "gamma-ray", Names::Both),
+        " (no name is close; the hosts are 'alpha', 'beta'; `fleetup inventory --graph` shows \
+         every group and host)"
+    );
+    assert_eq!(suggest(&Inventory::new(), "x", Names::Both), "");
+    assert_eq!(
+        suggest(&fqdn_fleet(), "wbe", Names::Groups),
+        " (did you mean 'web'?)"
+    );
+    assert_eq!(
+        suggest(&fqdn_fleet(), "db1.example.com", Names::Hosts),
+        " (did you mean 'db01.example.com'?)"
+    );
 }

@@ -2,7 +2,7 @@
 //! `StrictHostKeyChecking`.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use russh::keys::PublicKey;
 
@@ -62,10 +62,26 @@ pub enum Decision {
     AcceptAndRecord,
 }
 
-/// Applies `policy` to `status` for the key `key` presented by `host` (the name connected to)
-/// on `port`. `record_file` is where accept-new records keys (the first user known_hosts file):
-/// it appears in the messages. `Err` is the message explaining the refusal: it names host and
-/// port, the fingerprints, the `file:line`, and for an unknown host how to add it.
+/// Where a host's key was looked up: what the messages of [`decide`] name.
+#[derive(Debug, Clone, Copy)]
+pub struct Lookup<'a> {
+    /// The name connected to (after ssh_config's `HostName`).
+    pub host: &'a str,
+    pub port: u16,
+    /// The known_hosts files read, in order.
+    pub files: &'a [PathBuf],
+    /// Where accept-new records keys (the first user known_hosts file), and where the
+    /// suggested `ssh-keyscan` appends.
+    pub record_file: &'a Path,
+    /// The jump hosts this host is reached through, first first, as (user, address, port):
+    /// the suggested `ssh-keyscan` then runs on the last of them.
+    pub via: &'a [(String, String, u16)],
+}
+
+/// Applies `policy` to `status` for the key `key` presented by `at.host` on `at.port`. `Err`
+/// is the message explaining the refusal: it names host and port, the fingerprints, the
+/// `file:line`, and what to do — for an unknown host the exact `ssh-keyscan` command that adds
+/// its key (after checking the fingerprint out of band), for a changed key a warning first.
 ///
 /// - `Strict`: `Known` only.
 /// - `AcceptNew`: `Known`; `Unknown` → record. `Changed`, `Revoked` and `CertAuthorityOnly`
@@ -74,19 +90,22 @@ pub enum Decision {
 pub fn decide(
     status: &HostKeyStatus,
     policy: HostKeyPolicy,
-    host: &str,
-    port: u16,
+    at: &Lookup<'_>,
     key: &PublicKey,
-    record_file: &Path,
 ) -> Result<Decision, String> {
+    let (host, port) = (at.host, at.port);
     let target = format!("{host} port {port}");
     let found = fingerprint(key);
+    let algorithm = key.algorithm();
+    let check_on_host = match host_key_file(key) {
+        Some(file) => format!("on the host: `ssh-keygen -lf {file}`"),
+        None => "on the host: `ssh-keygen -lf` on its /etc/ssh/ssh_host_*_key.pub".to_owned(),
+    };
     match (status, policy) {
         (HostKeyStatus::Revoked { location }, _) => Err(format!(
-            "REVOKED HOST KEY: the {} host key of {target} ({found}) is marked @revoked in \
-             {location}; someone may be using a stolen key to impersonate this host. Refusing \
-             to connect, whatever the host key checking.",
-            key.algorithm()
+            "REVOKED HOST KEY: the {algorithm} host key of {target} ({found}) is marked @revoked \
+             in {location}; someone may be using a stolen key to impersonate this host. Refusing \
+             to connect, whatever the host key checking."
         )),
         (HostKeyStatus::Known, _) => Ok(Decision::Accept),
         (_, HostKeyPolicy::Off) => Ok(Decision::Accept),
@@ -94,12 +113,10 @@ pub fn decide(
             "no host key on file for {target}: only @cert-authority line(s) cover it ({}), and \
              fleetup does not support host certificates (host key checking: {policy}; \
              accept-new does not record a key for a host meant to be trusted through a \
-             certificate authority). It presented the {} key {found}: verify that fingerprint \
-             out of band, then add the key itself with `ssh-keyscan -p {port} {} >> {}`.",
+             certificate authority). It presented the {algorithm} key {found}: check that \
+             fingerprint out of band ({check_on_host}), then add the key itself with `{}`.",
             locations.join(", "),
-            key.algorithm(),
-            shell_word(host),
-            shell_word(&record_file.display().to_string()),
+            keyscan(at, key),
         )),
         (
             HostKeyStatus::Changed {
@@ -114,30 +131,106 @@ pub fn decide(
                 .zip(locations)
                 .map(|(fp, at)| format!("{fp} ({at})"))
                 .collect();
+            // `file:line` → the files to remove the old entries from.
+            let mut files: Vec<&str> = locations
+                .iter()
+                .map(|l| l.rsplit_once(':').map_or(l.as_str(), |(f, _)| f))
+                .collect();
+            files.dedup();
+            let remove: Vec<String> = files
+                .iter()
+                .map(|f| {
+                    format!(
+                        "`ssh-keygen -R {} -f {}`",
+                        shell_word(&super::lookup_name(host, port)),
+                        shell_word(f)
+                    )
+                })
+                .collect();
             Err(format!(
-                "HOST KEY CHANGED for {target}: it presented the {} key {found}, but the key(s) \
-                 on file are {}. Someone may be intercepting the connection (man-in-the-middle), \
-                 or the host key was really replaced. Refusing to connect (host key checking: \
-                 {policy}). If the change is expected, verify the new fingerprint out of band, \
-                 remove the old entry with `ssh-keygen -R {} -f FILE` and add the new key.",
-                key.algorithm(),
+                "HOST KEY CHANGED for {target}: it presented the {algorithm} key {found}, but the \
+                 key(s) on file are {}. Someone may be intercepting the connection \
+                 (man-in-the-middle), or the host key was really replaced (a reinstall). \
+                 Refusing to connect (host key checking: {policy}). Do NOT just scan the key \
+                 again: first confirm out of band that {found} is the host's new key \
+                 ({check_on_host}). Only then remove the old entry with {} and add the new key \
+                 with `{}`.",
                 on_file.join(", "),
-                shell_word(&super::lookup_name(host, port)),
+                remove.join(" and "),
+                keyscan(at, key),
             ))
         }
         (HostKeyStatus::Unknown, HostKeyPolicy::AcceptNew) => Ok(Decision::AcceptAndRecord),
-        (HostKeyStatus::Unknown, HostKeyPolicy::Strict) => Err(format!(
-            "unknown host key for {target}: its {} key {found} is not in {} (host key checking: \
-             strict). Add it with `ssh-keyscan -p {port} {} >> {}` — and verify the fingerprint \
-             out of band (for example `ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub` on the host) \
-             before trusting it — or set fleetup_host_key_checking=accept-new to record keys of \
-             new hosts on first contact.",
-            key.algorithm(),
-            record_file.display(),
-            shell_word(host),
-            shell_word(&record_file.display().to_string()),
-        )),
+        (HostKeyStatus::Unknown, HostKeyPolicy::Strict) => {
+            let files: Vec<String> = at.files.iter().map(|f| f.display().to_string()).collect();
+            Err(format!(
+                "unknown host key for {target}: its {algorithm} key {found} is not in {} (the \
+                 known_hosts files read; host key checking: strict). Check that fingerprint \
+                 out of band ({check_on_host}), then add the key with `{}` — or set \
+                 fleetup_host_key_checking=accept-new to record the keys of new hosts on first \
+                 contact.",
+                if files.is_empty() {
+                    at.record_file.display().to_string()
+                } else {
+                    files.join(", ")
+                },
+                keyscan(at, key),
+            ))
+        }
     }
+}
+
+/// `ssh-keyscan`'s name for the type of `key` (its `-t`), when it has one.
+fn keyscan_type(key: &PublicKey) -> Option<&'static str> {
+    let name = key.algorithm();
+    let name = name.as_str();
+    Some(match name {
+        "ssh-ed25519" => "ed25519",
+        "sk-ssh-ed25519@openssh.com" => "ed25519-sk",
+        "sk-ecdsa-sha2-nistp256@openssh.com" => "ecdsa-sk",
+        "ssh-dss" => "dsa",
+        _ if name.starts_with("ecdsa-sha2-") => "ecdsa",
+        _ if name == "ssh-rsa" || name.starts_with("rsa-sha2-") => "rsa",
+        _ => return None,
+    })
+}
+
+/// The host's own file of that key type, where its fingerprint can be read on the host.
+fn host_key_file(key: &PublicKey) -> Option<String> {
+    let t = keyscan_type(key)?;
+    (!t.ends_with("-sk")).then(|| format!("/etc/ssh/ssh_host_{t}_key.pub"))
+}
+
+/// The command that appends `key`'s type of host key of `at` to the record file: run here, or
+/// on the last jump host when the host is reached through jump hosts (it may be reachable
+/// only from there).
+fn keyscan(at: &Lookup<'_>, key: &PublicKey) -> String {
+    let mut scan = format!("ssh-keyscan -p {}", at.port);
+    if let Some(t) = keyscan_type(key) {
+        scan.push_str(&format!(" -t {t}"));
+    }
+    scan.push(' ');
+    scan.push_str(&shell_word(at.host));
+    let record = shell_word(&at.record_file.display().to_string());
+    let Some(((user, address, port), before)) = at.via.split_last() else {
+        return format!("{scan} >> {record}");
+    };
+    let mut ssh = "ssh".to_owned();
+    if !before.is_empty() {
+        let hops: Vec<String> = before
+            .iter()
+            .map(|(u, a, p)| match a.contains(':') {
+                true => format!("{u}@[{a}]:{p}"),
+                false => format!("{u}@{a}:{p}"),
+            })
+            .collect();
+        ssh.push_str(&format!(" -J {}", shell_word(&hops.join(","))));
+    }
+    format!(
+        "{ssh} -p {port} {} {} >> {record}",
+        shell_word(&format!("{user}@{address}")),
+        shell_word(&scan)
+    )
 }
 
 /// A word quoted for a POSIX shell when it needs it (messages show commands to paste).

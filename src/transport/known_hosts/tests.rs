@@ -758,7 +758,18 @@ fn policy_decisions() {
     let revoked = HostKeyStatus::Revoked {
         location: "/home/u/.ssh/known_hosts:9".into(),
     };
-    let d = |status: &HostKeyStatus, policy| decide(status, policy, "web1", 2222, &keys.ed, file);
+    let files = [
+        file.to_path_buf(),
+        PathBuf::from("/home/u/.ssh/known_hosts2"),
+    ];
+    let at = Lookup {
+        host: "web1",
+        port: 2222,
+        files: &files,
+        record_file: file,
+        via: &[],
+    };
+    let d = |status: &HostKeyStatus, policy| decide(status, policy, &at, &keys.ed);
 
     for policy in [Strict, AcceptNew, Off] {
         assert_eq!(d(&HostKeyStatus::Known, policy), Ok(Decision::Accept));
@@ -774,10 +785,22 @@ fn policy_decisions() {
     assert!(err.contains("web1 port 2222"), "{err}");
     assert!(err.contains(&fingerprint(&keys.ed)), "{err}");
     assert!(
-        err.contains("ssh-keyscan -p 2222 web1 >> /home/u/.ssh/known_hosts"),
+        err.contains("`ssh-keyscan -p 2222 -t ed25519 web1 >> /home/u/.ssh/known_hosts`"),
+        "the exact command, of the key's type: {err}"
+    );
+    assert!(
+        err.contains("out of band")
+            && err.contains("`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`"),
+        "how to check the fingerprint on the host: {err}"
+    );
+    assert!(
+        err.contains("/home/u/.ssh/known_hosts, /home/u/.ssh/known_hosts2"),
+        "every file read: {err}"
+    );
+    assert!(
+        err.contains("fleetup_host_key_checking=accept-new"),
         "{err}"
     );
-    assert!(err.contains("out of band"), "{err}");
     assert_eq!(
         d(&HostKeyStatus::Unknown, AcceptNew),
         Ok(Decision::AcceptAndRecord)
@@ -793,7 +816,16 @@ fn policy_decisions() {
         assert!(err.contains(&fingerprint(&keys.ed)), "{err}");
         assert!(err.contains(&fingerprint(&keys.ed2)), "{err}");
         assert!(err.contains("known_hosts:3"), "{err}");
-        assert!(err.contains("ssh-keygen -R '[web1]:2222'"), "{err}");
+        assert!(
+            err.contains("`ssh-keygen -R '[web1]:2222' -f /home/u/.ssh/known_hosts`"),
+            "the old entry's own file: {err}"
+        );
+        // The fix is there, but only after the warning and the out-of-band check.
+        let warn = err.find("man-in-the-middle").expect(&err);
+        let confirm = err.find("confirm out of band").expect(&err);
+        let scan = err.find("ssh-keyscan").expect(&err);
+        assert!(warn < confirm && confirm < scan, "{err}");
+        assert!(err.contains("Do NOT just scan the key again"), "{err}");
     }
     assert_eq!(d(&changed, Off), Ok(Decision::Accept));
 
@@ -808,10 +840,84 @@ fn policy_decisions() {
                 && err.contains("does not support host certificates")
                 && err.contains("web1 port 2222")
                 && err.contains(&fingerprint(&keys.ed))
-                && err.contains("ssh-keyscan -p 2222 web1 >> /home/u/.ssh/known_hosts")
+                && err.contains("ssh-keyscan -p 2222 -t ed25519 web1 >> /home/u/.ssh/known_hosts")
                 && err.contains(&format!("host key checking: {policy}")),
             "{err}"
         );
     }
     assert_eq!(d(&ca_only, Off), Ok(Decision::Accept));
+}
+
+#[test]
+fn keyscan_hints_name_the_key_type_and_the_jump_hosts() {
+    let keys = keys();
+    let file = Path::new("/root/.ssh/known_hosts");
+    let files = [file.to_path_buf()];
+    let unknown = |at: &Lookup<'_>, key: &PublicKey| {
+        decide(&HostKeyStatus::Unknown, HostKeyPolicy::Strict, at, key).unwrap_err()
+    };
+    let direct = Lookup {
+        host: "10.0.0.5",
+        port: 22,
+        files: &files,
+        record_file: file,
+        via: &[],
+    };
+    for (key, t) in [(&keys.rsa, "rsa"), (&keys.ecdsa, "ecdsa")] {
+        let err = unknown(&direct, key);
+        assert!(
+            err.contains(&format!(
+                "`ssh-keyscan -p 22 -t {t} 10.0.0.5 >> /root/.ssh/known_hosts`"
+            )) && err.contains(&format!("/etc/ssh/ssh_host_{t}_key.pub")),
+            "{err}"
+        );
+    }
+
+    // Behind a bastion: scanned from the bastion (the host may be reachable only from there).
+    let one = [("jump".to_owned(), "bastion.example.com".to_owned(), 2222)];
+    let behind = Lookup {
+        via: &one,
+        ..direct
+    };
+    let err = unknown(&behind, &keys.ed);
+    assert!(
+        err.contains(
+            "`ssh -p 2222 jump@bastion.example.com 'ssh-keyscan -p 22 -t ed25519 10.0.0.5' >> /root/.ssh/known_hosts`"
+        ),
+        "{err}"
+    );
+    // Behind two: through the first, on the second.
+    let two = [
+        ("ops".to_owned(), "gw".to_owned(), 22),
+        ("jump".to_owned(), "fd00::1".to_owned(), 2022),
+    ];
+    let err = unknown(
+        &Lookup {
+            via: &two,
+            ..direct
+        },
+        &keys.ed,
+    );
+    assert!(
+        err.contains(
+            "`ssh -J ops@gw:22 -p 2022 jump@fd00::1 'ssh-keyscan -p 22 -t ed25519 10.0.0.5' >> /root/.ssh/known_hosts`"
+        ),
+        "{err}"
+    );
+    let three = [
+        ("a".to_owned(), "fd00::2".to_owned(), 22),
+        ("b".to_owned(), "h".to_owned(), 22),
+        ("c".to_owned(), "i".to_owned(), 22),
+    ];
+    let err = unknown(
+        &Lookup {
+            via: &three,
+            ..direct
+        },
+        &keys.ed,
+    );
+    assert!(
+        err.contains("`ssh -J 'a@[fd00::2]:22,b@h:22' -p 22 c@i "),
+        "{err}"
+    );
 }

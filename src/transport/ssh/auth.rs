@@ -29,9 +29,15 @@ fn prompt_lock() -> &'static tokio::sync::Mutex<()> {
 
 /// Loads a private key, decrypting it when needed. `Err` is a one-line reason.
 async fn load_key(path: &Path, target: &SshTarget) -> Result<PrivateKey, String> {
-    let text = tokio::fs::read_to_string(path)
-        .await
-        .map_err(|e| format!("cannot read it: {e}"))?;
+    let text = tokio::fs::read_to_string(path).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            "it does not exist (check ansible_ssh_private_key_file, or IdentityFile in \
+             ~/.ssh/config)"
+                .to_owned()
+        } else {
+            format!("cannot read it: {e}")
+        }
+    })?;
     match russh::keys::decode_secret_key(&text, None) {
         Ok(key) => return Ok(key),
         Err(russh::keys::Error::KeyIsEncrypted) => {}
@@ -202,6 +208,27 @@ pub(super) async fn authenticate(
         );
     }
     Err(format!("no key was accepted; tried: {}", tried.join("; ")))
+}
+
+/// What to do when no key was accepted: the usual causes, and the command that installs a
+/// key on the host (`ssh-copy-id`, with the key fleetup offers first when there is one).
+pub(super) fn what_to_do(target: &SshTarget, user: &str, address: &str, port: u16) -> String {
+    let key = target
+        .identity_files
+        .iter()
+        .find(|p| p.is_file())
+        .or(target.identity_files.first())
+        .map(|p| {
+            let public = format!("{}.pub", p.display());
+            shlex::try_quote(&public).map_or(public.clone(), |q| q.into_owned())
+        })
+        .unwrap_or_else(|| "~/.ssh/id_ed25519.pub".to_owned());
+    let dest = format!("{user}@{address}");
+    format!(
+        "Check the user (ansible_user) and the key (ansible_ssh_private_key_file, or a key in \
+         the ssh-agent), and that its public key is in ~{user}/.ssh/authorized_keys on the \
+         host, e.g. with `ssh-copy-id -i {key} -p {port} {dest}`"
+    )
 }
 
 /// Offers one key file; `Ok(true)` when accepted. `Err` only when the connection broke.

@@ -493,7 +493,10 @@ async fn connect_hop(
             .map_err(|reason| TransportError::Auth {
                 host: target.name.clone(),
                 user: hop.user.to_owned(),
-                reason: format!("{what}{reason}"),
+                reason: format!(
+                    "{what}{reason}. {}",
+                    auth::what_to_do(target, hop.user, hop.address, hop.port)
+                ),
             })?;
         Ok::<_, TransportError>(handle)
     };

@@ -77,7 +77,13 @@ fn man_pages_for_every_command() {
     assert!(out.status.success(), "{}", describe(&out));
     let page = String::from_utf8_lossy(&out.stdout);
     assert!(page.contains(".TH fleetup 1"), "{page}");
-    for section in [".SH NAME", ".SH SYNOPSIS", ".SH OPTIONS", ".SH SUBCOMMANDS"] {
+    for section in [
+        ".SH NAME",
+        ".SH SYNOPSIS",
+        ".SH OPTIONS",
+        ".SH SUBCOMMANDS",
+        ".SH EXAMPLES",
+    ] {
         assert!(page.contains(section), "{section} missing");
     }
     let dir = tempfile::tempdir().unwrap();
@@ -94,6 +100,10 @@ fn man_pages_for_every_command() {
         let page = std::fs::read_to_string(dir.path().join(format!("fleetup-{cmd}.1")))
             .unwrap_or_else(|e| panic!("fleetup-{cmd}.1: {e}"));
         assert!(page.contains(".TH fleetup-"), "fleetup-{cmd}.1");
+        assert!(
+            page.contains("\n.SH EXAMPLES\n") && !page.contains(".SH EXTRA"),
+            "fleetup-{cmd}.1 has its examples under EXAMPLES"
+        );
     }
     let upgrade = std::fs::read_to_string(dir.path().join("fleetup-upgrade.1")).unwrap();
     assert!(

@@ -25,7 +25,9 @@ pub fn man(args: &ManArgs) -> Result<Outcome, RunError> {
         None => {
             let mut out = Vec::new();
             clap_mangen::Man::new(cmd).render(&mut out)?;
-            std::io::stdout().lock().write_all(&out)?;
+            std::io::stdout()
+                .lock()
+                .write_all(&examples_heading(&out))?;
         }
         Some(dir) => {
             std::fs::create_dir_all(dir)?;
@@ -36,6 +38,11 @@ pub fn man(args: &ManArgs) -> Result<Outcome, RunError> {
                 .filter(|n| n.starts_with("fleetup") && n.ends_with(".1"))
                 .collect();
             names.sort();
+            for name in &names {
+                let path = dir.join(name);
+                let page = std::fs::read(&path)?;
+                std::fs::write(&path, examples_heading(&page))?;
+            }
             writeln!(
                 std::io::stdout().lock(),
                 "wrote {} man pages in {}: {}",
@@ -46,4 +53,12 @@ pub fn man(args: &ManArgs) -> Result<Outcome, RunError> {
         }
     }
     Ok(Outcome::Success)
+}
+
+/// clap_mangen puts `after_long_help` — the examples (src/help.rs) — under a section it calls
+/// `EXTRA`; a manual page calls it `EXAMPLES`.
+fn examples_heading(page: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(page)
+        .replace("\n.SH EXTRA\n", "\n.SH EXAMPLES\n")
+        .into_bytes()
 }

@@ -105,6 +105,21 @@ pub fn run(settings: &Settings) -> Outcome {
     }
 }
 
+/// Refuses `--output junit` or `--output html` given on the command line of a command that
+/// reports no hosts (`releases`, `inventory`, `config`). Configured as the default
+/// (`fleetup.toml`, `FLEETUP_OUTPUT`) they are meant for the fleet commands: such a command then
+/// prints its usual text.
+pub fn refuse_host_formats(s: &Settings, command: &str, instead: &str) -> Result<(), RunError> {
+    let asked = matches!(s.config.output.source, crate::config::Source::Flag(_));
+    match s.output {
+        OutputFormat::Junit | OutputFormat::Html if asked => Err(RunError::Config(format!(
+            "--output {} reports host results; `fleetup {command}` {instead}",
+            crate::config::output_name(s.output)
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// `upgrade`, `check` or `rollback`, for an error page.
 fn command_name(c: &Command) -> &'static str {
     match c {

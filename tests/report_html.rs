@@ -471,3 +471,28 @@ fn a_run_that_stops_before_any_host_leaves_an_error_page() {
     );
     assert!(page.trim_end().ends_with("</html>"), "{page}");
 }
+
+/// Configured as the default (`FLEETUP_OUTPUT`, `fleetup.toml`), html is for the fleet commands:
+/// `inventory` and `releases` then print their usual output instead of failing.
+#[test]
+fn a_configured_html_output_does_not_break_the_other_commands() {
+    let out = run(fleetup().env("FLEETUP_OUTPUT", "html").args([
+        "-i",
+        "examples/quickstart/inventory.yml",
+        "inventory",
+        "--list",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["web"]["hosts"].is_array(), "{doc}");
+    let out = run(fleetup()
+        .env("FLEETUP_OUTPUT", "html")
+        .env("XDG_CACHE_HOME", tempfile::tempdir().unwrap().path())
+        .args(["-i", "examples/quickstart/inventory.yml", "releases"]));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1.1.0"),
+        "{}",
+        describe(&out)
+    );
+}

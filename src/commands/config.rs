@@ -8,24 +8,19 @@ use serde_json::{Value, json};
 use crate::cli::{OutputFormat, Settings};
 use crate::config::{self, Config, Key, Source};
 use crate::release::cache::Cache;
-use crate::run::{Outcome, RunError, write_json};
+use crate::run::{Outcome, RunError, refuse_host_formats, write_json};
 
 pub fn run(s: &Settings) -> Result<Outcome, RunError> {
     let mut out = std::io::stdout().lock();
     match s.output {
         OutputFormat::Json => write_json(&mut out, &to_json(&s.config))?,
         OutputFormat::Jsonl => writeln!(out, "{}", to_json(&s.config))?,
-        other
-            if other != OutputFormat::Text && matches!(s.config.output.source, Source::Flag(_)) =>
-        {
-            return Err(RunError::Config(format!(
-                "--output {} reports host results; `fleetup config` has none: use text or json",
-                config::output_name(other)
-            )));
-        }
         // A configured `output = "junit"` is for the fleet commands: the command that shows
         // the configuration must still work.
-        _ => render_text(&mut out, &s.config)?,
+        _ => {
+            refuse_host_formats(s, "config", "has none: use text or json")?;
+            render_text(&mut out, &s.config)?;
+        }
     }
     Ok(Outcome::Success)
 }

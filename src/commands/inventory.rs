@@ -2,19 +2,13 @@
 
 use std::io::Write;
 
-use crate::cli::{InventoryArgs, OutputFormat, Settings};
+use crate::cli::{InventoryArgs, Settings};
 use crate::inventory;
 use crate::inventory::pattern::{Names, suggest};
-use crate::run::{Outcome, RunError, load_selection, write_json};
+use crate::run::{Outcome, RunError, load_selection, refuse_host_formats, write_json};
 
 pub fn run(s: &Settings, args: &InventoryArgs) -> Result<Outcome, RunError> {
-    if s.output == OutputFormat::Html {
-        return Err(RunError::Config(
-            "--output html reports host results; `fleetup inventory` prints JSON or a graph: \
-             leave --output out"
-                .into(),
-        ));
-    }
+    refuse_host_formats(s, "inventory", "prints JSON or a graph: leave --output out")?;
     let (inv, selected) = load_selection(s)?;
     let mut out = std::io::stdout().lock();
     if args.list {

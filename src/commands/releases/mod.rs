@@ -17,18 +17,10 @@ use crate::release::history::IndexHistory;
 use crate::release::settings::{Overrides, ReleaseSettings};
 use crate::release::source::{Source, VerifiedIndex, fetch_current_index};
 use crate::release::{Release, TrustedKeys};
-use crate::run::{Outcome, RunError, load_selection, runtime, write_json};
+use crate::run::{Outcome, RunError, load_selection, refuse_host_formats, runtime, write_json};
 
 pub fn run(s: &Settings, args: &ReleasesArgs) -> Result<Outcome, RunError> {
-    if let Some(format) = match s.output {
-        OutputFormat::Junit => Some("junit"),
-        OutputFormat::Html => Some("html"),
-        _ => None,
-    } {
-        return Err(RunError::Config(format!(
-            "--output {format} reports host results; `fleetup releases` has none: use text or json"
-        )));
-    }
+    refuse_host_formats(s, "releases", "has none: use text or json")?;
     let settings = channel_settings(s, args)?;
     if let Some(source) = crate::release::cells::CellsSource::parse(&settings.source) {
         let source = source.map_err(crate::release::ReleaseError::Cells)?;

@@ -37,7 +37,8 @@ macro_rules! exit_codes {
     () => {
         "Exit codes: 0 every selected host is at the target (or was already); \
          1 at least one host failed, was unreachable or rolled back, or was skipped because the run stopped; \
-         2 nothing was attempted (bad arguments, bad inventory, pattern matched nothing, release not found or not verified, confirmation refused)."
+         2 nothing was attempted (bad arguments, bad inventory, pattern matched nothing, release not found or not verified, confirmation refused); \
+         130, 143, 129 stopped by SIGINT, SIGTERM or SIGHUP (hosts past their swap were finished)."
     };
 }
 

@@ -528,12 +528,19 @@ fn lab_controller_killed_at_random_points_leaves_every_host_whole() {
             "{when}: the point was not reached: {}",
             killed.describe()
         );
-        assert_eq!(
-            std::os::unix::process::ExitStatusExt::signal(&killed.status),
-            Some(9),
-            "{when}: {}",
-            killed.describe()
-        );
+        // Past the last hosts' point (`host #5` of 6, plus the delay) a loaded machine may
+        // finish the run before the signal lands: then there is nothing torn to look for, but
+        // every host must be whole and new all the same.
+        if killed.status.code() != Some(0) {
+            assert_eq!(
+                std::os::unix::process::ExitStatusExt::signal(&killed.status),
+                Some(9),
+                "{when}: {}",
+                killed.describe()
+            );
+        } else {
+            eprintln!("{when}: the run finished before the signal landed");
+        }
         let after = fleet.assert_intact(&when);
         // The remote commands of the killed run wind down on their own (a stage script sees
         // its stdin end); what they leave is the next run's to clean.

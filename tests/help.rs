@@ -374,15 +374,7 @@ fn in_tree(root: &Path, mut cmd: Process) -> Process {
         .env_remove("SSH_AUTH_SOCK")
         .stdin(Stdio::null());
     // Away from the developer's own settings, as the user of the tree would be.
-    for var in [
-        "FLEETUP_INVENTORY",
-        "FLEETUP_FORKS",
-        "FLEETUP_SERIAL",
-        "FLEETUP_OUTPUT",
-        "FLEETUP_KNOWN_HOSTS",
-        "FLEETUP_HOST_KEY_CHECKING",
-        "FLEETUP_CACHE_DIR",
-    ] {
+    for var in crate::support::CONFIG_VARS {
         cmd.env_remove(var);
     }
     cmd

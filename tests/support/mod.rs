@@ -28,19 +28,23 @@ pub fn fleetup() -> Command {
         .env("NO_COLOR", "1")
         .env("XDG_CONFIG_HOME", repo().join("target/no-user-config"))
         .env_remove("FLEETUP_LOG");
-    for var in [
-        "FLEETUP_INVENTORY",
-        "FLEETUP_FORKS",
-        "FLEETUP_SERIAL",
-        "FLEETUP_OUTPUT",
-        "FLEETUP_KNOWN_HOSTS",
-        "FLEETUP_HOST_KEY_CHECKING",
-        "FLEETUP_CACHE_DIR",
-    ] {
+    for var in CONFIG_VARS {
         cmd.env_remove(var);
     }
     cmd
 }
+
+/// The `FLEETUP_*` variables that set the controller's configuration (docs/configuration.md):
+/// a test removes them to run away from the developer's own settings.
+pub const CONFIG_VARS: [&str; 7] = [
+    "FLEETUP_INVENTORY",
+    "FLEETUP_FORKS",
+    "FLEETUP_SERIAL",
+    "FLEETUP_OUTPUT",
+    "FLEETUP_KNOWN_HOSTS",
+    "FLEETUP_HOST_KEY_CHECKING",
+    "FLEETUP_CACHE_DIR",
+];
 
 /// Runs `cmd` and returns its output, with stdout and stderr shown in the panic message of any
 /// later assertion through [`describe`].

@@ -110,13 +110,7 @@ pub(super) fn run(
                 })
                 .into());
             }
-            done.push(Downloaded {
-                version: release.version.clone(),
-                os: a.os.clone(),
-                arch: a.arch.clone(),
-                sha256: a.sha256.clone(),
-                path: path.display().to_string(),
-            });
+            done.push(Downloaded::new(&release.version, a, &path));
         }
         Some(done)
     } else {

@@ -79,6 +79,19 @@ struct Downloaded {
     path: String,
 }
 
+impl Downloaded {
+    /// `artifact` of release `version`, verified in the cache at `path`.
+    fn new(version: &str, artifact: &crate::release::Artifact, path: &std::path::Path) -> Self {
+        Self {
+            version: version.to_owned(),
+            os: artifact.os.clone(),
+            arch: artifact.arch.clone(),
+            sha256: artifact.sha256.clone(),
+            path: path.display().to_string(),
+        }
+    }
+}
+
 /// Downloads every artifact of the chosen release into the cache, one after the other.
 async fn download_release(
     v: &VerifiedIndex,
@@ -97,13 +110,7 @@ async fn download_release(
         );
         let observer = DownloadProgress::new(mode, what);
         let path = download(&url, a, &cache, opts, &observer).await?;
-        done.push(Downloaded {
-            version: release.version.clone(),
-            os: a.os.clone(),
-            arch: a.arch.clone(),
-            sha256: a.sha256.clone(),
-            path: path.display().to_string(),
-        });
+        done.push(Downloaded::new(&release.version, a, &path));
     }
     Ok(done)
 }
